@@ -1,0 +1,1 @@
+"""Shoppers, staff and API clients: who is acting."""

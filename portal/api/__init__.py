@@ -1,0 +1,1 @@
+"""The inbound JSON API (v1) for the shop's systems and carriers, and its OpenAPI document."""

@@ -1,0 +1,65 @@
+"""`flask --app wsgi portal …` commands."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from portal.errors import DomainError
+from portal.extensions import db
+
+portal_cli = AppGroup("portal", help="Doorstep administration commands.")
+
+
+@portal_cli.command("create-user")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="8 to 128 characters.")
+@click.option("--role", type=click.Choice(["shopper", "agent", "admin"]), default="shopper", show_default=True)
+@click.option("--name", default="")
+def create_user_command(email: str, password: str, role: str, name: str) -> None:
+    """Create a shopper, agent or admin account (e-mail counted as verified)."""
+    from portal.accounts.service import create_user
+
+    try:
+        user = create_user(email, password, role, name, verified=True)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    click.echo(f"Created {user.role} {user.email}")
+
+
+@portal_cli.command("create-api-client")
+@click.argument("name")
+def create_api_client_command(name: str) -> None:
+    """Create an API client and print its bearer token once (only a hash is kept)."""
+    from portal.api.auth import create_api_client
+
+    try:
+        client, token = create_api_client(name)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    click.echo(f"API client {client.name!r} created. Its token (shown only now):")
+    click.echo(token)
+
+
+@portal_cli.command("seed")
+@click.option("--demo", is_flag=True, required=True, help="Load the demo shop (idempotent).")
+def seed_command(demo: bool) -> None:
+    """Load demo data: a catalogue, ~50 orders in every state, shipments with histories, demo users."""
+    from portal.demo import DEMO_GUEST, DEMO_USERS, seed_demo
+
+    summary = seed_demo()
+    db.session.commit()
+    click.echo(summary)
+    click.echo("Demo logins:")
+    for role, (email, password) in DEMO_USERS.items():
+        click.echo(f"  {role:8} {email} / {password}")
+    click.echo(f"  guest    order {DEMO_GUEST[0]} + {DEMO_GUEST[1]}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(portal_cli)

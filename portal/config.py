@@ -1,0 +1,146 @@
+"""Settings: defaults plus typed parsing of the environment (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret-change-me"  # noqa: S105 - refused in production
+
+ENVIRONMENTS = ("production", "development", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
+# name -> (parser, default). A default of None means "not set".
+_SETTINGS: dict[str, tuple[Any, Any]] = {
+    "PORTAL_ENV": (str, "production"),
+    "SECRET_KEY": (str, None),
+    "DATABASE_URL": (str, None),
+    "REDIS_URL": (str, None),
+    "PORTAL_BASE_URL": (str, "http://127.0.0.1:5000"),
+    "MAIL_SERVER": (str, "127.0.0.1"),
+    "MAIL_PORT": (_int, 25),
+    "MAIL_USERNAME": (str, None),
+    "MAIL_PASSWORD": (str, None),
+    "MAIL_USE_TLS": (_bool, False),
+    "MAIL_FROM": (str, "Doorstep <no-reply@localhost>"),
+    "SMS_BACKEND": (str, "log"),
+    "SMS_WEBHOOK_URL": (str, None),
+    "SHOP_WEBHOOK_URL": (str, None),
+    "SHOP_WEBHOOK_SECRET": (str, None),
+    "DEFAULT_LOCALE": (str, "en"),
+    "DEFAULT_TIMEZONE": (str, "Europe/London"),
+    "SHOP_NAME": (str, "Doorstep Demo Shop"),
+    "API_MAX_BODY_BYTES": (_int, 1_000_000),
+    "API_MAX_BATCH_EVENTS": (_int, 1000),
+    "LOG_FORMAT": (str, "json"),
+    "PROXY_FIX_HOPS": (_int, 0),
+}
+
+SUPPORTED_LOCALES = ("en", "de")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None,
+                  instance_path: str | os.PathLike[str] = "instance") -> dict[str, Any]:
+    """Build the Flask config from defaults, the environment and explicit overrides (tests pass a dict).
+
+    Raises ConfigError for a value that cannot be parsed or is unsafe for the chosen environment.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    settings: dict[str, Any] = {}
+    for name, (parse, default) in _SETTINGS.items():
+        if name in overrides:
+            settings[name] = overrides.pop(name)
+        elif environ.get(name, "") != "":
+            settings[name] = parse(environ[name], name) if parse is not str else environ[name]
+        else:
+            settings[name] = default
+
+    env = settings["PORTAL_ENV"]
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"PORTAL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    production = env == "production"
+
+    if settings["SECRET_KEY"] in (None, DEVELOPMENT_SECRET_KEY):
+        if production:
+            raise ConfigError(
+                "SECRET_KEY is not set (or is the development key): set a long random SECRET_KEY "
+                "before running in production, e.g. python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        settings["SECRET_KEY"] = DEVELOPMENT_SECRET_KEY
+    if production and len(settings["SECRET_KEY"]) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters long in production")
+
+    instance = Path(instance_path)
+    if settings["DATABASE_URL"] is None:
+        settings["DATABASE_URL"] = f"sqlite:///{(instance / 'portal.db').resolve()}"
+    if settings["SMS_BACKEND"] not in ("log", "webhook"):
+        raise ConfigError(f"SMS_BACKEND must be 'log' or 'webhook', not {settings['SMS_BACKEND']!r}")
+    if settings["DEFAULT_LOCALE"] not in SUPPORTED_LOCALES:
+        raise ConfigError(f"DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}")
+    _check_timezone(settings["DEFAULT_TIMEZONE"])
+
+    flask_config: dict[str, Any] = {
+        **settings,
+        "TESTING": env == "testing",
+        "DEBUG": False,
+        "SQLALCHEMY_DATABASE_URI": _normalise_database_url(settings["DATABASE_URL"]),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": settings["API_MAX_BODY_BYTES"],
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_NAME": "__Host-session" if production else "session",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": settings["DEFAULT_LOCALE"],
+        "BABEL_DEFAULT_TIMEZONE": settings["DEFAULT_TIMEZONE"],
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "translations"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SEND_HSTS": production,
+    }
+    flask_config.update(overrides)
+    return flask_config
+
+
+def _normalise_database_url(url: str) -> str:
+    # Hosting providers hand out postgres:// URLs; SQLAlchemy wants an explicit driver.
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def _check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"DEFAULT_TIMEZONE {name!r} is not a known IANA time zone") from None

@@ -1,0 +1,1 @@
+"""Orders, shipments, tracking events and the pages that show them."""

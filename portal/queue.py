@@ -1,0 +1,104 @@
+"""Redis connection, the RQ queues, and `enqueue_after_commit`: work reaches the queue only once its rows exist."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import redis
+from flask import current_app
+from rq import Queue, Retry
+from rq.job import Job, JobStatus
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from portal import embedded_redis
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("default", "messages", "labels", "webhooks")
+_PENDING_KEY = "portal.pending_jobs"
+_LIVE_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def redis_url() -> str:
+    """The configured REDIS_URL, or the embedded server's (started on first use)."""
+    configured = current_app.config.get("REDIS_URL")
+    if configured:
+        return str(configured)
+    return embedded_redis.ensure_running(current_app.instance_path)
+
+
+def redis_connection() -> redis.Redis:
+    """One client (and connection pool) per application."""
+    conn = current_app.extensions.get("portal_redis")
+    if conn is None:
+        conn = redis.Redis.from_url(redis_url(), socket_timeout=5, socket_connect_timeout=2)
+        current_app.extensions["portal_redis"] = conn
+    return conn
+
+
+def get_queue(name: str = "default") -> Queue:
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r}")
+    return Queue(name, connection=redis_connection())
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    func: Callable[..., Any] | str
+    args: tuple[Any, ...]
+    job_id: str
+    queue: str = "default"
+    delay: timedelta | None = None
+    retry: Retry | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def enqueue_after_commit(func: Callable[..., Any] | str, *args: Any, job_id: str, queue: str = "default",
+                         delay: timedelta | None = None, retry: Retry | None = None, **options: Any) -> None:
+    """Enqueue `func(*args)` once the current transaction commits; forget it if the transaction rolls back.
+
+    `job_id` must be deterministic (derived from the rows the job works on) so that the same work asked for
+    twice is queued once. If Redis is unreachable at commit time the job is not lost: its rows are the truth,
+    and the periodic sweeper of the area that owns them enqueues it again.
+    """
+    if queue not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {queue!r}")
+    session = db.session()
+    session.info.setdefault(_PENDING_KEY, []).append(
+        PendingJob(func, args, job_id, queue, delay, retry, options)
+    )
+
+
+def enqueue_now(job: PendingJob) -> bool:
+    """Put one job on its queue unless a job with the same id is already waiting or running."""
+    queue = get_queue(job.queue)
+    existing = Job.fetch(job.job_id, connection=queue.connection) if Job.exists(
+        job.job_id, connection=queue.connection
+    ) else None
+    if existing is not None and existing.get_status(refresh=False) in _LIVE_STATES:
+        return False
+    if job.delay:
+        queue.enqueue_in(job.delay, job.func, *job.args, job_id=job.job_id, retry=job.retry, **job.options)
+    else:
+        queue.enqueue(job.func, *job.args, job_id=job.job_id, retry=job.retry, **job.options)
+    return True
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_pending(session: Session) -> None:
+    for job in session.info.pop(_PENDING_KEY, []):
+        try:
+            enqueue_now(job)
+        except redis.RedisError:
+            log.warning("redis unavailable; job %s left for the sweeper", job.job_id, exc_info=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _discard_pending(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
