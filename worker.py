@@ -1,7 +1,7 @@
 """Runs one RQ worker (queues default, messages, labels, webhooks) with its scheduler, inside the app context.
 
-    python worker.py            # until SIGTERM/SIGINT; the current job is finished first
-    python worker.py --burst    # work until the queues are empty, then exit
+python worker.py            # until SIGTERM/SIGINT; the current job is finished first
+python worker.py --burst    # work until the queues are empty, then exit
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from portal.queue import QUEUE_NAMES, get_queue, redis_connection
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     parser.add_argument("--queues", nargs="*", default=list(QUEUE_NAMES), choices=QUEUE_NAMES)
     parser.add_argument("--name", default=None, help="worker name (default: host and pid)")

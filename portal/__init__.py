@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application; `config` overrides settings read from the environment (tests pass a dict)."""
     load_dotenv(ROOT / ".env", override=False)
-    instance_path = str((config or {}).get("INSTANCE_PATH") or os.environ.get("PORTAL_INSTANCE_PATH")
-                        or ROOT / "instance")
+    instance_path = str(
+        (config or {}).get("INSTANCE_PATH") or os.environ.get("PORTAL_INSTANCE_PATH") or ROOT / "instance"
+    )
     app = Flask(
         __name__,
         instance_path=instance_path,
@@ -48,7 +49,7 @@ def _init_extensions(app: Flask) -> None:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from portal import i18n, models  # noqa: F401 - every model must be imported before migrations run
-    from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+    from portal.extensions import babel, csrf, db, htmx, login_manager, migrate
 
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]

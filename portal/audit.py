@@ -13,7 +13,7 @@ from portal.db import UTCDateTime
 from portal.extensions import db
 
 
-class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
+class AuditEntry(db.Model):  # type: ignore[name-defined]
     __tablename__ = "audit_entries"
     __table_args__ = (Index("ix_audit_entries_object", "object_type", "object_id", "at"),)
 
@@ -54,8 +54,14 @@ class Actor:
         return cls("user", label, user_id=user_id)
 
 
-def record(actor: Actor, action: str, object_type: str, object_id: str | int,
-           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> AuditEntry:
+def record(
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
     """Add an audit entry to the current transaction."""
     entry = AuditEntry(
         actor_type=actor.kind,

@@ -9,13 +9,21 @@ from flask.cli import AppGroup
 from portal.errors import DomainError
 from portal.extensions import db
 
+
+def _explain(error: DomainError) -> str:
+    details = "; ".join(f"{field}: {message}" for field, message in error.fields.items())
+    return f"{error.message} {details}".strip()
+
+
 portal_cli = AppGroup("portal", help="Doorstep administration commands.")
 
 
 @portal_cli.command("create-user")
 @click.option("--email", required=True)
 @click.option("--password", required=True, help="8 to 128 characters.")
-@click.option("--role", type=click.Choice(["shopper", "agent", "admin"]), default="shopper", show_default=True)
+@click.option(
+    "--role", type=click.Choice(["shopper", "agent", "admin"]), default="shopper", show_default=True
+)
 @click.option("--name", default="")
 def create_user_command(email: str, password: str, role: str, name: str) -> None:
     """Create a shopper, agent or admin account (e-mail counted as verified)."""
@@ -26,7 +34,7 @@ def create_user_command(email: str, password: str, role: str, name: str) -> None
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
-        raise click.ClickException(error.message) from None
+        raise click.ClickException(_explain(error)) from None
     click.echo(f"Created {user.role} {user.email}")
 
 
@@ -41,7 +49,7 @@ def create_api_client_command(name: str) -> None:
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
-        raise click.ClickException(error.message) from None
+        raise click.ClickException(_explain(error)) from None
     click.echo(f"API client {client.name!r} created. Its token (shown only now):")
     click.echo(token)
 

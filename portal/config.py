@@ -61,8 +61,11 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
 SUPPORTED_LOCALES = ("en", "de")
 
 
-def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None,
-                  instance_path: str | os.PathLike[str] = "instance") -> dict[str, Any]:
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    instance_path: str | os.PathLike[str] = "instance",
+) -> dict[str, Any]:
     """Build the Flask config from defaults, the environment and explicit overrides (tests pass a dict).
 
     Raises ConfigError for a value that cannot be parsed or is unsafe for the chosen environment.
@@ -131,9 +134,9 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
 def _normalise_database_url(url: str) -> str:
     # Hosting providers hand out postgres:// URLs; SQLAlchemy wants an explicit driver.
     if url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url[len("postgres://"):]
+        return "postgresql+psycopg://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://"):]
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 

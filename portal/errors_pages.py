@@ -20,7 +20,9 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
-def api_error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> tuple[Response, int]:
+def api_error(
+    status: int, code: str, message: str, fields: dict[str, str] | None = None
+) -> tuple[Response, int]:
     body: dict[str, object] = {"code": code, "message": message}
     if fields:
         body["fields"] = fields

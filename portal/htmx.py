@@ -11,7 +11,9 @@ from flask import current_app as app
 def wants_fragment() -> bool:
     """True for an htmx request that swaps part of a page (not a boosted navigation or history restore)."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    if not htmx:
+        return False
+    return not htmx.boosted and not htmx.history_restore_request
 
 
 def render_block(template_name: str, block_name: str, **context: Any) -> str:

@@ -1,8 +1,9 @@
-"""Redis connection, the RQ queues, and `enqueue_after_commit`: work reaches the queue only once its rows exist."""
+"""Redis connection, the RQ queues, and `enqueue_after_commit`: work is queued only once its rows exist."""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("default", "messages", "labels", "webhooks")
 _PENDING_KEY = "portal.pending_jobs"
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _LIVE_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -59,8 +61,15 @@ class PendingJob:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def enqueue_after_commit(func: Callable[..., Any] | str, *args: Any, job_id: str, queue: str = "default",
-                         delay: timedelta | None = None, retry: Retry | None = None, **options: Any) -> None:
+def enqueue_after_commit(
+    func: Callable[..., Any] | str,
+    *args: Any,
+    job_id: str,
+    queue: str = "default",
+    delay: timedelta | None = None,
+    retry: Retry | None = None,
+    **options: Any,
+) -> None:
     """Enqueue `func(*args)` once the current transaction commits; forget it if the transaction rolls back.
 
     `job_id` must be deterministic (derived from the rows the job works on) so that the same work asked for
@@ -69,6 +78,8 @@ def enqueue_after_commit(func: Callable[..., Any] | str, *args: Any, job_id: str
     """
     if queue not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {queue!r}")
+    if not _JOB_ID.fullmatch(job_id):
+        raise ValueError(f"job id {job_id!r} may hold only letters, digits, '_' and '-'")
     session = db.session()
     session.info.setdefault(_PENDING_KEY, []).append(
         PendingJob(func, args, job_id, queue, delay, retry, options)
@@ -78,15 +89,18 @@ def enqueue_after_commit(func: Callable[..., Any] | str, *args: Any, job_id: str
 def enqueue_now(job: PendingJob) -> bool:
     """Put one job on its queue unless a job with the same id is already waiting or running."""
     queue = get_queue(job.queue)
-    existing = Job.fetch(job.job_id, connection=queue.connection) if Job.exists(
-        job.job_id, connection=queue.connection
-    ) else None
+    existing = (
+        Job.fetch(job.job_id, connection=queue.connection)
+        if Job.exists(job.job_id, connection=queue.connection)
+        else None
+    )
     if existing is not None and existing.get_status(refresh=False) in _LIVE_STATES:
         return False
+    func: Any = job.func
     if job.delay:
-        queue.enqueue_in(job.delay, job.func, *job.args, job_id=job.job_id, retry=job.retry, **job.options)
+        queue.enqueue_in(job.delay, func, *job.args, job_id=job.job_id, retry=job.retry, **job.options)
     else:
-        queue.enqueue(job.func, *job.args, job_id=job.job_id, retry=job.retry, **job.options)
+        queue.enqueue(func, *job.args, job_id=job.job_id, retry=job.retry, **job.options)
     return True
 
 

@@ -21,7 +21,7 @@ def new_auth_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-class User(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+class User(TimestampMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,7 +64,7 @@ class User(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
         return f"<User {self.id} {self.role}>"
 
 
-class ApiClient(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+class ApiClient(TimestampMixin, db.Model):  # type: ignore[name-defined]
     """A system of the shop or a carrier that calls the JSON API with a bearer token."""
 
     __tablename__ = "api_clients"

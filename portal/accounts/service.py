@@ -37,19 +37,27 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def create_user(email: str, password: str, role: str = "shopper", name: str = "", *,
-                verified: bool = False) -> User:
+def create_user(
+    email: str, password: str, role: str = "shopper", name: str = "", *, verified: bool = False
+) -> User:
     """Create a user. Raises Invalid for a bad role or password length, Conflict if the e-mail is taken."""
     email = normalise_email(email)
     if role not in ROLES:
         raise Invalid(f"Role must be one of {', '.join(ROLES)}.", fields={"role": "Unknown role."})
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise Invalid("Password length is out of range.", fields={
-            "password": f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."})
+        raise Invalid(
+            "Password length is out of range.",
+            fields={"password": f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."},
+        )
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("An account with this e-mail exists already.", code="email_taken")
-    user = User(email=email, password_hash=hash_password(password), role=role, name=name,
-                email_verified_at=clock.now() if verified else None)
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        name=name,
+        email_verified_at=clock.now() if verified else None,
+    )
     db.session.add(user)
     db.session.flush()
     return user

@@ -36,8 +36,13 @@ ERRORS = {
 
 
 def _path_param(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string", "pattern": schemas.IDENTIFIER}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "pattern": schemas.IDENTIFIER},
+    }
 
 
 @cache
@@ -73,8 +78,11 @@ def _document(max_batch: int) -> dict[str, Any]:
             "get": {
                 "operationId": "getOrder",
                 "summary": "The order with shipments, tracking events, instructions, returns and messages",
-                "responses": {"200": _json(_ref("Order"), "The order"),
-                              "404": _json(_ref("Error"), "No such order"), **ERRORS},
+                "responses": {
+                    "200": _json(_ref("Order"), "The order"),
+                    "404": _json(_ref("Error"), "No such order"),
+                    **ERRORS,
+                },
             },
         },
         "/orders/{number}/events": {
@@ -112,11 +120,13 @@ def _document(max_batch: int) -> dict[str, Any]:
                 "operationId": "postTrackingEvents",
                 "summary": "Store one tracking event or a batch; the same event_id is stored once",
                 "description": "Events whose tracking number is not yet known are stored unmatched "
-                               "(`matched: false`) and attached when the shipment is created.",
+                "(`matched: false`) and attached when the shipment is created.",
                 "requestBody": {
                     "required": True,
-                    **_json({"oneOf": [_ref("TrackingEventInput"), _ref("TrackingEventBatch")]},
-                            "One event or {\"events\": [...]}"),
+                    **_json(
+                        {"oneOf": [_ref("TrackingEventInput"), _ref("TrackingEventBatch")]},
+                        'One event or {"events": [...]}',
+                    ),
                 },
                 "responses": {"200": _json(_ref("IngestResult"), "What was stored"), **ERRORS},
             },
@@ -129,18 +139,23 @@ def _document(max_batch: int) -> dict[str, Any]:
             "title": "Doorstep API",
             "version": "1.0.0",
             "description": "Orders, shipments and tracking events in; orders with their story out. "
-                           "Times are ISO-8601 with an offset; money is a decimal string in the order's currency.",
+            "Times are ISO-8601 with an offset; money is a decimal string in the order's currency.",
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "A token from `flask portal create-api-client`"}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `flask portal create-api-client`",
+                }
+            },
             "schemas": components,
         },
         "paths": paths,
     }
-    return _strip_extensions(document)  # type: ignore[no-any-return]
+    return _strip_extensions(document)
 
 
 def openapi_document() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""JSON Schemas (2020-12, as OpenAPI 3.1 uses) of the API's bodies: one source for validation and the document.
+"""JSON Schemas (2020-12, as OpenAPI 3.1 uses) of the API's bodies: one source for validation and the docs.
 
 `x-error` on a schema gives the message shown when its pattern does not match.
 """
@@ -14,26 +14,55 @@ MONEY = r"^[0-9]{1,11}(\.[0-9]{1,3})?$"
 
 
 def text(max_length: int, min_length: int = 1, **extra: Any) -> dict[str, Any]:
-    return {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": SINGLE_LINE,
-            "x-error": "Must be a single line without control characters.", **extra}
+    return {
+        "type": "string",
+        "minLength": min_length,
+        "maxLength": max_length,
+        "pattern": SINGLE_LINE,
+        "x-error": "Must be a single line without control characters.",
+        **extra,
+    }
 
 
 def optional(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "type": [schema["type"], "null"]}
 
 
-DATE_TIME = {"type": "string", "format": "date-time", "maxLength": 40,
-             "description": "ISO-8601 with an offset, e.g. 2026-10-14T09:30:00+02:00"}
-MONEY_STRING = {"type": "string", "pattern": MONEY, "x-error": "Must be a decimal string such as \"18.00\".",
-                "examples": ["18.00"]}
-COUNTRY = {"type": "string", "pattern": "^[A-Z]{2}$", "x-error": "Must be an ISO 3166-1 alpha-2 code such as DE."}
+DATE_TIME = {
+    "type": "string",
+    "format": "date-time",
+    "maxLength": 40,
+    "description": "ISO-8601 with an offset, e.g. 2026-10-14T09:30:00+02:00",
+}
+MONEY_STRING = {
+    "type": "string",
+    "pattern": MONEY,
+    "x-error": 'Must be a decimal string such as "18.00".',
+    "examples": ["18.00"],
+}
+COUNTRY = {
+    "type": "string",
+    "pattern": "^[A-Z]{2}$",
+    "x-error": "Must be an ISO 3166-1 alpha-2 code such as DE.",
+}
 TRACKING_STATUS = {
     "type": "string",
-    "enum": ["info_received", "in_transit", "out_for_delivery", "failed_attempt", "available_for_pickup",
-             "delivered", "exception", "returned_to_sender"],
+    "enum": [
+        "info_received",
+        "in_transit",
+        "out_for_delivery",
+        "failed_attempt",
+        "available_for_pickup",
+        "delivered",
+        "exception",
+        "returned_to_sender",
+    ],
 }
-IDENTIFIER_STRING = {"type": "string", "pattern": IDENTIFIER,
-                     "x-error": "Use 1–64 letters, digits, dots, dashes or underscores."}
+IDENTIFIER_STRING = {
+    "type": "string",
+    "pattern": IDENTIFIER,
+    "x-error": "Use 1–64 letters, digits, dots, dashes or underscores.",
+}
 
 ADDRESS = {
     "type": "object",
@@ -61,8 +90,14 @@ ORDER_ITEM_INPUT = {
         "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
         "unit_price": MONEY_STRING,
         "returnable": {"type": "boolean", "default": True},
-        "image_url": optional({"type": "string", "maxLength": 500, "pattern": "^https://[^\\s]+$",
-                               "x-error": "Must be an https:// URL."}),
+        "image_url": optional(
+            {
+                "type": "string",
+                "maxLength": 500,
+                "pattern": "^https://[^\\s]+$",
+                "x-error": "Must be an https:// URL.",
+            }
+        ),
     },
 }
 
@@ -73,12 +108,27 @@ ORDER_INPUT = {
     "properties": {
         "email": {"type": "string", "format": "email", "minLength": 3, "maxLength": 254},
         "customer_name": text(200),
-        "phone": optional({"type": "string", "pattern": "^\\+?[0-9 ()./-]{3,31}$", "maxLength": 32,
-                           "x-error": "Must be a phone number of digits, spaces and + ( ) . / -."}),
-        "locale": optional({"type": "string", "pattern": "^[a-z]{2}([-_][A-Za-z]{2})?$",
-                            "x-error": "Must be a language code such as de or en-GB."}),
+        "phone": optional(
+            {
+                "type": "string",
+                "pattern": "^\\+?[0-9 ()./-]{3,31}$",
+                "maxLength": 32,
+                "x-error": "Must be a phone number of digits, spaces and + ( ) . / -.",
+            }
+        ),
+        "locale": optional(
+            {
+                "type": "string",
+                "pattern": "^[a-z]{2}([-_][A-Za-z]{2})?$",
+                "x-error": "Must be a language code such as de or en-GB.",
+            }
+        ),
         "placed_at": DATE_TIME,
-        "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "x-error": "Must be an ISO 4217 code such as EUR."},
+        "currency": {
+            "type": "string",
+            "pattern": "^[A-Z]{3}$",
+            "x-error": "Must be an ISO 4217 code such as EUR.",
+        },
         "total": MONEY_STRING,
         "status": {"type": "string", "enum": ["placed", "paid", "cancelled"]},
         "shipping_address": ADDRESS,
@@ -119,7 +169,10 @@ SHIPMENT_INPUT = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["sku", "quantity"],
-                "properties": {"sku": text(64), "quantity": {"type": "integer", "minimum": 1, "maximum": 10000}},
+                "properties": {
+                    "sku": text(64),
+                    "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
+                },
             },
         },
         "promised_delivery": optional(WINDOW),
@@ -174,8 +227,10 @@ NULLABLE_STRING = {"type": ["string", "null"]}
 WINDOW_OUTPUT = {
     "type": ["object", "null"],
     "required": ["earliest", "latest"],
-    "properties": {"earliest": {"type": "string", "format": "date-time"},
-                   "latest": {"type": "string", "format": "date-time"}},
+    "properties": {
+        "earliest": {"type": "string", "format": "date-time"},
+        "latest": {"type": "string", "format": "date-time"},
+    },
 }
 
 TRACKING_EVENT_OUTPUT = {
@@ -190,8 +245,11 @@ TRACKING_EVENT_OUTPUT = {
         "location": {
             "type": ["object", "null"],
             "properties": {
-                "city": NULLABLE_STRING, "region": NULLABLE_STRING, "country": NULLABLE_STRING,
-                "lat": {"type": ["number", "null"]}, "lon": {"type": ["number", "null"]},
+                "city": NULLABLE_STRING,
+                "region": NULLABLE_STRING,
+                "country": NULLABLE_STRING,
+                "lat": {"type": ["number", "null"]},
+                "lon": {"type": ["number", "null"]},
             },
         },
     },
@@ -199,9 +257,20 @@ TRACKING_EVENT_OUTPUT = {
 
 SHIPMENT_OUTPUT = {
     "type": "object",
-    "required": ["tracking_number", "carrier", "service", "shipped_at", "status", "last_event_at",
-                 "delivered_at", "items", "promised_delivery", "predicted_delivery", "instructions",
-                 "tracking_events"],
+    "required": [
+        "tracking_number",
+        "carrier",
+        "service",
+        "shipped_at",
+        "status",
+        "last_event_at",
+        "delivered_at",
+        "items",
+        "promised_delivery",
+        "predicted_delivery",
+        "instructions",
+        "tracking_events",
+    ],
     "properties": {
         "tracking_number": {"type": "string"},
         "carrier": {"type": "string"},
@@ -212,21 +281,41 @@ SHIPMENT_OUTPUT = {
         "delivered_at": NULLABLE_DATE_TIME,
         "items": {
             "type": "array",
-            "items": {"type": "object", "required": ["sku", "quantity"],
-                      "properties": {"sku": {"type": "string"}, "quantity": {"type": "integer"}}},
+            "items": {
+                "type": "object",
+                "required": ["sku", "quantity"],
+                "properties": {"sku": {"type": "string"}, "quantity": {"type": "integer"}},
+            },
         },
         "promised_delivery": WINDOW_OUTPUT,
         "predicted_delivery": WINDOW_OUTPUT,
-        "instructions": {"type": ["object", "null"],
-                         "description": "The current delivery instructions, or null when none were given."},
+        "instructions": {
+            "type": ["object", "null"],
+            "description": "The current delivery instructions, or null when none were given.",
+        },
         "tracking_events": {"type": "array", "items": TRACKING_EVENT_OUTPUT},
     },
 }
 
 ORDER_OUTPUT = {
     "type": "object",
-    "required": ["number", "email", "customer_name", "phone", "locale", "placed_at", "currency", "total",
-                 "status", "shipping_address", "items", "events", "shipments", "returns", "messages"],
+    "required": [
+        "number",
+        "email",
+        "customer_name",
+        "phone",
+        "locale",
+        "placed_at",
+        "currency",
+        "total",
+        "status",
+        "shipping_address",
+        "items",
+        "events",
+        "shipments",
+        "returns",
+        "messages",
+    ],
     "properties": {
         "number": {"type": "string"},
         "email": {"type": "string"},
@@ -241,8 +330,12 @@ ORDER_OUTPUT = {
             "type": "object",
             "required": ["name", "line1", "line2", "city", "postal_code", "region", "country"],
             "properties": {
-                "name": {"type": "string"}, "line1": {"type": "string"}, "line2": NULLABLE_STRING,
-                "city": {"type": "string"}, "postal_code": {"type": "string"}, "region": NULLABLE_STRING,
+                "name": {"type": "string"},
+                "line1": {"type": "string"},
+                "line2": NULLABLE_STRING,
+                "city": {"type": "string"},
+                "postal_code": {"type": "string"},
+                "region": NULLABLE_STRING,
                 "country": {"type": "string"},
             },
         },
@@ -252,17 +345,26 @@ ORDER_OUTPUT = {
                 "type": "object",
                 "required": ["sku", "name", "variant", "quantity", "unit_price", "returnable"],
                 "properties": {
-                    "sku": {"type": "string"}, "name": {"type": "string"}, "variant": NULLABLE_STRING,
-                    "quantity": {"type": "integer"}, "unit_price": {"type": "string"},
-                    "returnable": {"type": "boolean"}, "image_url": NULLABLE_STRING,
+                    "sku": {"type": "string"},
+                    "name": {"type": "string"},
+                    "variant": NULLABLE_STRING,
+                    "quantity": {"type": "integer"},
+                    "unit_price": {"type": "string"},
+                    "returnable": {"type": "boolean"},
+                    "image_url": NULLABLE_STRING,
                 },
             },
         },
         "events": {
             "type": "array",
-            "items": {"type": "object", "required": ["type", "occurred_at"],
-                      "properties": {"type": {"type": "string"},
-                                     "occurred_at": {"type": "string", "format": "date-time"}}},
+            "items": {
+                "type": "object",
+                "required": ["type", "occurred_at"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "occurred_at": {"type": "string", "format": "date-time"},
+                },
+            },
         },
         "shipments": {"type": "array", "items": SHIPMENT_OUTPUT},
         "returns": {"type": "array", "items": {"type": "object"}},
@@ -271,9 +373,13 @@ ORDER_OUTPUT = {
             "items": {
                 "type": "object",
                 "required": ["step", "channel", "status", "due_at", "sent_at"],
-                "properties": {"step": {"type": "string"}, "channel": {"type": "string"},
-                               "status": {"type": "string"}, "due_at": {"type": "string", "format": "date-time"},
-                               "sent_at": NULLABLE_DATE_TIME},
+                "properties": {
+                    "step": {"type": "string"},
+                    "channel": {"type": "string"},
+                    "status": {"type": "string"},
+                    "due_at": {"type": "string", "format": "date-time"},
+                    "sent_at": NULLABLE_DATE_TIME,
+                },
             },
         },
     },
@@ -303,9 +409,11 @@ INGEST_OUTPUT = {
             "items": {
                 "type": "object",
                 "required": ["event_id", "result", "matched"],
-                "properties": {"event_id": {"type": "string"},
-                               "result": {"type": "string", "enum": ["stored", "duplicate"]},
-                               "matched": {"type": "boolean"}},
+                "properties": {
+                    "event_id": {"type": "string"},
+                    "result": {"type": "string", "enum": ["stored", "duplicate"]},
+                    "matched": {"type": "boolean"},
+                },
             },
         },
     },

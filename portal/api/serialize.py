@@ -34,8 +34,15 @@ def tracking_event(event: TrackingEvent) -> dict[str, Any]:
         "occurred_at": iso(event.occurred_at),
         "description": event.description,
         "raw_status": event.raw_status,
-        "location": {"city": event.city, "region": event.region, "country": event.country,
-                     "lat": event.lat, "lon": event.lon} if has_location else None,
+        "location": {
+            "city": event.city,
+            "region": event.region,
+            "country": event.country,
+            "lat": event.lat,
+            "lon": event.lon,
+        }
+        if has_location
+        else None,
     }
 
 
@@ -48,7 +55,9 @@ def shipment(item: Shipment, sku_by_item_id: dict[int, str]) -> dict[str, Any]:
         "status": item.status,
         "last_event_at": iso(item.last_event_at),
         "delivered_at": iso(item.delivered_at),
-        "items": [{"sku": sku_by_item_id[line.order_item_id], "quantity": line.quantity} for line in item.items],
+        "items": [
+            {"sku": sku_by_item_id[line.order_item_id], "quantity": line.quantity} for line in item.items
+        ],
         "promised_delivery": window(item.promised_earliest, item.promised_latest),
         "predicted_delivery": window(item.predicted_earliest, item.predicted_latest),
         "instructions": None,
@@ -69,13 +78,24 @@ def order(item: Order) -> dict[str, Any]:
         "total": money(item.total, item.currency),
         "status": item.status,
         "shipping_address": {
-            "name": item.ship_name, "line1": item.ship_line1, "line2": item.ship_line2, "city": item.ship_city,
-            "postal_code": item.ship_postal_code, "region": item.ship_region, "country": item.ship_country,
+            "name": item.ship_name,
+            "line1": item.ship_line1,
+            "line2": item.ship_line2,
+            "city": item.ship_city,
+            "postal_code": item.ship_postal_code,
+            "region": item.ship_region,
+            "country": item.ship_country,
         },
         "items": [
-            {"sku": line.sku, "name": line.name, "variant": line.variant, "quantity": line.quantity,
-             "unit_price": money(line.unit_price, item.currency), "returnable": line.returnable,
-             "image_url": line.image_url}
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "variant": line.variant,
+                "quantity": line.quantity,
+                "unit_price": money(line.unit_price, item.currency),
+                "returnable": line.returnable,
+                "image_url": line.image_url,
+            }
             for line in item.items
         ],
         "events": [{"type": event.type, "occurred_at": iso(event.occurred_at)} for event in item.events],

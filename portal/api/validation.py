@@ -10,7 +10,6 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from babel.core import Locale
 from babel.numbers import get_currency_precision, list_currencies
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -40,8 +39,9 @@ def parse_json(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise MalformedJSON("The request body is not UTF-8 text.") from None
     except json.JSONDecodeError as error:
-        raise MalformedJSON(f"The request body is not valid JSON: {error.msg} at line {error.lineno}, "
-                            f"column {error.colno}.") from None
+        raise MalformedJSON(
+            f"The request body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        ) from None
     except RecursionError:
         raise MalformedJSON("The request body nests too deeply.") from None
 
@@ -78,26 +78,32 @@ def _join(path: Iterable[Any]) -> str:
 
 
 def _type_name(expected: Any) -> str:
-    names = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
-             "object": "an object", "array": "a list", "null": "null"}
+    names = {
+        "string": "a string",
+        "integer": "a whole number",
+        "number": "a number",
+        "boolean": "true or false",
+        "object": "an object",
+        "array": "a list",
+        "null": "null",
+    }
     if isinstance(expected, list):
-        return " or ".join(names.get(t, t) for t in expected)
+        return " or ".join(names.get(str(t)) or str(t) for t in expected)
     return names.get(expected, str(expected))
 
 
 def _describe(error: ValidationError) -> list[tuple[str, str]]:
     path = list(error.absolute_path)
+    limit: Any = error.validator_value
     kind = error.validator
     schema = error.schema if isinstance(error.schema, dict) else {}
     if kind == "required":
         present = error.instance if isinstance(error.instance, dict) else {}
-        return [(_join([*path, name]), "This field is required.")
-                for name in error.validator_value if name not in present]
+        return [(_join([*path, name]), "This field is required.") for name in limit if name not in present]
     if kind == "additionalProperties":
         known = set(schema.get("properties", {}))
         extra = sorted(set(error.instance) - known) if isinstance(error.instance, dict) else []
         return [(_join([*path, name]), "Unknown field.") for name in extra]
-    limit = error.validator_value
     messages = {
         "type": lambda: f"Must be {_type_name(limit)}.",
         "enum": lambda: "Must be one of: " + ", ".join(str(v) for v in limit if v is not None) + ".",
@@ -162,11 +168,6 @@ def order_data(body: Any) -> OrderData:
     placed_at = check.datetime(body["placed_at"], "placed_at")
     total = check.money(body["total"], currency, "total")
     locale = body.get("locale")
-    if locale:
-        try:
-            Locale.parse(locale.replace("-", "_"))
-        except (ValueError, LookupError):
-            check.fields["locale"] = f"{locale} is not a known language."
     items = [
         ItemData(
             sku=item["sku"],
@@ -194,8 +195,12 @@ def order_data(body: Any) -> OrderData:
         total=total,
         status=body.get("status"),
         shipping_address=AddressData(
-            name=address["name"], line1=address["line1"], line2=address.get("line2") or None,
-            city=address["city"], postal_code=address["postal_code"], region=address.get("region") or None,
+            name=address["name"],
+            line1=address["line1"],
+            line2=address.get("line2") or None,
+            city=address["city"],
+            postal_code=address["postal_code"],
+            region=address.get("region") or None,
             country=address["country"],
         ),
         items=items,
@@ -253,19 +258,21 @@ def tracking_events(body: Any, max_events: int) -> list[TrackingEventData]:
         location = event.get("location") or {}
         if occurred_at is None:
             continue
-        parsed.append(TrackingEventData(
-            event_id=event["event_id"],
-            tracking_number=event["tracking_number"],
-            status=event["status"],
-            occurred_at=occurred_at,
-            description=event.get("description") or None,
-            raw_status=event.get("raw_status") or None,
-            city=location.get("city") or None,
-            region=location.get("region") or None,
-            country=location.get("country") or None,
-            lat=location.get("lat"),
-            lon=location.get("lon"),
-        ))
+        parsed.append(
+            TrackingEventData(
+                event_id=event["event_id"],
+                tracking_number=event["tracking_number"],
+                status=event["status"],
+                occurred_at=occurred_at,
+                description=event.get("description") or None,
+                raw_status=event.get("raw_status") or None,
+                city=location.get("city") or None,
+                region=location.get("region") or None,
+                country=location.get("country") or None,
+                lat=location.get("lat"),
+                lon=location.get("lon"),
+            )
+        )
     check.raise_if_any()
     return parsed
 

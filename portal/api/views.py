@@ -95,7 +95,9 @@ def get_order(number: str, actor: Actor) -> tuple[Response, int]:
 def post_order_event(number: str, actor: Actor) -> tuple[Response, int]:
     """Record that an order was paid, fulfilled or cancelled."""
     event_type, occurred_at = validation.order_event(_body())
-    order, recorded = _retry_on_race(lambda: service.record_order_event(number, event_type, occurred_at, actor))
+    order, recorded = _retry_on_race(
+        lambda: service.record_order_event(number, event_type, occurred_at, actor)
+    )
     body = {"number": order.number, "status": order.status, "event": event_type, "recorded": recorded}
     return jsonify(body), 201 if recorded else 200
 
@@ -106,7 +108,7 @@ def put_shipment(number: str, tracking_number: str, actor: Actor) -> tuple[Respo
     """Create or update a shipment of an order."""
     validation.check_identifier(tracking_number, "tracking_number")
     data = validation.shipment_data(_body())
-    shipment, created = _retry_on_race(lambda: service.upsert_shipment(number, tracking_number, data, actor))
+    _, created = _retry_on_race(lambda: service.upsert_shipment(number, tracking_number, data, actor))
     db.session.expire_all()
     order = _load_order(number)
     sku_by_item_id = {item.id: item.sku for item in order.items}
@@ -126,8 +128,13 @@ def post_tracking_events(actor: Actor) -> tuple[Response, int]:
     for event in events:
         first = event.event_id not in seen and event.event_id in stored
         seen.add(event.event_id)
-        rows.append({"event_id": event.event_id, "result": "stored" if first else "duplicate",
-                     "matched": event.tracking_number in result.known_tracking_numbers})
+        rows.append(
+            {
+                "event_id": event.event_id,
+                "result": "stored" if first else "duplicate",
+                "matched": event.tracking_number in result.known_tracking_numbers,
+            }
+        )
     body = {
         "received": len(events),
         "stored": len(result.stored),

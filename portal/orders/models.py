@@ -32,7 +32,7 @@ TRACKING_STATUSES = (
 Money = Numeric(14, 3)
 
 
-class Order(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+class Order(TimestampMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "orders"
     __table_args__ = (
         Index("ix_orders_customer_placed", "customer_id", "placed_at"),
@@ -74,7 +74,7 @@ class Order(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
         return f"<Order {self.number} {self.status}>"
 
 
-class OrderItem(db.Model):  # type: ignore[name-defined,misc]
+class OrderItem(db.Model):  # type: ignore[name-defined]
     __tablename__ = "order_items"
     __table_args__ = (
         UniqueConstraint("order_id", "sku"),
@@ -95,7 +95,7 @@ class OrderItem(db.Model):  # type: ignore[name-defined,misc]
     order: Mapped[Order] = relationship(back_populates="items")
 
 
-class OrderEvent(db.Model):  # type: ignore[name-defined,misc]
+class OrderEvent(db.Model):  # type: ignore[name-defined]
     """A step in the order's life reported by the shop; each type happens once per order."""
 
     __tablename__ = "order_events"
@@ -110,7 +110,7 @@ class OrderEvent(db.Model):  # type: ignore[name-defined,misc]
     order: Mapped[Order] = relationship(back_populates="events")
 
 
-class Shipment(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+class Shipment(TimestampMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "shipments"
     __table_args__ = (Index("ix_shipments_status_event", "status", "last_event_at"),)
 
@@ -130,9 +130,7 @@ class Shipment(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     predicted_latest: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     order: Mapped[Order] = relationship(back_populates="shipments")
-    items: Mapped[list[ShipmentItem]] = relationship(
-        back_populates="shipment", cascade="all, delete-orphan"
-    )
+    items: Mapped[list[ShipmentItem]] = relationship(back_populates="shipment", cascade="all, delete-orphan")
     events: Mapped[list[TrackingEvent]] = relationship(
         back_populates="shipment", order_by="(TrackingEvent.occurred_at, TrackingEvent.id)"
     )
@@ -141,7 +139,7 @@ class Shipment(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
         return f"<Shipment {self.tracking_number} {self.status}>"
 
 
-class ShipmentItem(db.Model):  # type: ignore[name-defined,misc]
+class ShipmentItem(db.Model):  # type: ignore[name-defined]
     """How many of an order item travel in a shipment (orders can be split)."""
 
     __tablename__ = "shipment_items"
@@ -157,10 +155,11 @@ class ShipmentItem(db.Model):  # type: ignore[name-defined,misc]
     order_item: Mapped[OrderItem] = relationship()
 
 
-class TrackingEvent(db.Model):  # type: ignore[name-defined,misc]
+class TrackingEvent(db.Model):  # type: ignore[name-defined]
     """One scan or status report from a carrier. Stored once per external event id.
 
-    An event whose tracking number is not (yet) known is kept unmatched and attached when the shipment arrives.
+    An event whose tracking number is not (yet) known is kept unmatched and attached when the shipment
+    arrives.
     """
 
     __tablename__ = "tracking_events"

@@ -117,7 +117,7 @@ def _order_snapshot(order: Order) -> dict[str, Any]:
     return {
         "status": order.status,
         "email": order.email,
-        "total": str(order.total),
+        "total": str(Decimal(order.total).quantize(Decimal("0.001"))),
         "currency": order.currency,
         "items": {item.sku: item.quantity for item in order.items},
     }
@@ -141,7 +141,9 @@ def upsert_order(number: str, data: OrderData, actor: Actor) -> tuple[Order, boo
     else:
         before = _order_snapshot(order)
         if order.status == "cancelled" and data.status not in (None, "cancelled"):
-            raise Conflict(f"Order {number} is cancelled and cannot become {data.status}.", code="order_cancelled")
+            raise Conflict(
+                f"Order {number} is cancelled and cannot become {data.status}.", code="order_cancelled"
+            )
     order.email = email
     order.customer_name = data.customer_name
     order.phone = data.phone
@@ -178,7 +180,9 @@ def _replace_items(order: Order, items: Sequence[ItemData]) -> None:
     skus = [item.sku for item in items]
     if len(set(skus)) != len(skus):
         duplicate = next(sku for sku in skus if skus.count(sku) > 1)
-        raise Invalid("Each SKU may appear once per order.", fields={"items": f"SKU {duplicate!r} appears twice."})
+        raise Invalid(
+            "Each SKU may appear once per order.", fields={"items": f"SKU {duplicate!r} appears twice."}
+        )
     shipped = _shipped_quantities(order) if order.id else {}
     existing = {item.sku: item for item in order.items}
     wanted = {item.sku for item in items}
@@ -188,15 +192,17 @@ def _replace_items(order: Order, items: Sequence[ItemData]) -> None:
         if sku not in wanted:
             order.items.remove(item)
     for position, data in enumerate(items):
-        item = existing.get(data.sku)
-        if item is None:
+        found = existing.get(data.sku)
+        if found is None:
             item = OrderItem(sku=data.sku)
             order.items.append(item)
-        elif data.quantity < shipped.get(item.id, 0):
-            raise Conflict(
-                f"Item {data.sku} has {shipped[item.id]} already shipped; the quantity cannot go below that.",
-                code="item_shipped",
-            )
+        else:
+            item = found
+            if data.quantity < shipped.get(item.id, 0):
+                raise Conflict(
+                    f"Item {data.sku} has {shipped[item.id]} already shipped; the quantity cannot go lower.",
+                    code="item_shipped",
+                )
         item.position = position
         item.name = data.name
         item.variant = data.variant
@@ -216,7 +222,9 @@ def _shipped_quantities(order: Order, excluding_shipment: Shipment | None = None
     return totals
 
 
-def record_order_event(number: str, event_type: str, occurred_at: datetime, actor: Actor) -> tuple[Order, bool]:
+def record_order_event(
+    number: str, event_type: str, occurred_at: datetime, actor: Actor
+) -> tuple[Order, bool]:
     """Record that the order was paid, fulfilled or cancelled; return (order, newly recorded).
 
     The same event twice is recorded once. Raises NotFound, and Conflict for progress on a cancelled order.
@@ -227,7 +235,9 @@ def record_order_event(number: str, event_type: str, occurred_at: datetime, acto
     before = order.status
     recorded = _record_order_event(order, event_type, occurred_at)
     if recorded:
-        audit.record(actor, f"order.{event_type}", "order", number, {"status": before}, {"status": order.status})
+        audit.record(
+            actor, f"order.{event_type}", "order", number, {"status": before}, {"status": order.status}
+        )
     return order, recorded
 
 
@@ -242,7 +252,9 @@ def _record_order_event(order: Order, event_type: str, occurred_at: datetime) ->
     db.session.add(OrderEvent(order_id=order.id, type=event_type, occurred_at=occurred_at))
     if event_type == "cancelled":
         order.status = "cancelled"
-    elif event_type in ORDER_PROGRESS and ORDER_PROGRESS.index(event_type) > ORDER_PROGRESS.index(order.status):
+    elif event_type in ORDER_PROGRESS and ORDER_PROGRESS.index(event_type) > ORDER_PROGRESS.index(
+        order.status
+    ):
         order.status = event_type
     db.session.flush()
     signals.ORDER_EVENT_SIGNALS[event_type].send(order, occurred_at=occurred_at)
@@ -252,7 +264,9 @@ def _record_order_event(order: Order, event_type: str, occurred_at: datetime) ->
 # --- shipments ----------------------------------------------------------------------------------------------
 
 
-def upsert_shipment(number: str, tracking_number: str, data: ShipmentData, actor: Actor) -> tuple[Shipment, bool]:
+def upsert_shipment(
+    number: str, tracking_number: str, data: ShipmentData, actor: Actor
+) -> tuple[Shipment, bool]:
     """Create or update the shipment `tracking_number` of order `number`; return (shipment, created).
 
     Events that arrived before the shipment was known are attached now. Raises NotFound for the order,
@@ -269,7 +283,9 @@ def upsert_shipment(number: str, tracking_number: str, data: ShipmentData, actor
         raise NotFound(f"No order {number!r}.", code="order_not_found")
     shipment = db.session.scalar(select(Shipment).where(Shipment.tracking_number == tracking_number))
     if shipment is not None and shipment.order_id != order.id:
-        raise Conflict(f"Tracking number {tracking_number} belongs to another order.", code="tracking_number_taken")
+        raise Conflict(
+            f"Tracking number {tracking_number} belongs to another order.", code="tracking_number_taken"
+        )
     if shipment is None and order.status == "cancelled":
         raise Conflict(f"Order {number} is cancelled.", code="order_cancelled")
 
@@ -302,12 +318,20 @@ def upsert_shipment(number: str, tracking_number: str, data: ShipmentData, actor
         _attach_unmatched_events(shipment)
     after = _shipment_snapshot(shipment)
     if before != after:
-        audit.record(actor, "shipment.created" if created else "shipment.updated", "shipment",
-                     tracking_number, before, after)
+        audit.record(
+            actor,
+            "shipment.created" if created else "shipment.updated",
+            "shipment",
+            tracking_number,
+            before,
+            after,
+        )
     return shipment, created
 
 
-def _shipment_lines(order: Order, wanted: Sequence[tuple[str, int]], shipment: Shipment | None) -> dict[int, int]:
+def _shipment_lines(
+    order: Order, wanted: Sequence[tuple[str, int]], shipment: Shipment | None
+) -> dict[int, int]:
     by_sku = {item.sku: item for item in order.items}
     shipped_elsewhere = _shipped_quantities(order, excluding_shipment=shipment)
     lines: dict[int, int] = {}
@@ -362,7 +386,9 @@ def _attach_unmatched_events(shipment: Shipment) -> None:
 # --- tracking events ----------------------------------------------------------------------------------------
 
 
-def derive_status(events: Sequence[tuple[str, datetime]]) -> tuple[str | None, datetime | None, datetime | None]:
+def derive_status(
+    events: Sequence[tuple[str, datetime]],
+) -> tuple[str | None, datetime | None, datetime | None]:
     """(status, last event time, delivered at) from (status, occurred_at) pairs sorted oldest first.
 
     The status is that of the latest event by time, except that `delivered` stays final unless a
@@ -431,7 +457,9 @@ def ingest_tracking_events(events: Sequence[TrackingEventData], actor: Actor) ->
             result.stored.append(event_id)
             result.unmatched.append(event_id)
 
-    touched = {shipments[unique[i].tracking_number] for i in inserted_ids if unique[i].tracking_number in shipments}
+    touched = {
+        shipments[unique[i].tracking_number] for i in inserted_ids if unique[i].tracking_number in shipments
+    }
     if touched:
         new_events = db.session.scalars(
             select(TrackingEvent).where(TrackingEvent.event_id.in_(inserted_ids))
@@ -441,12 +469,15 @@ def ingest_tracking_events(events: Sequence[TrackingEventData], actor: Actor) ->
 
 
 def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> list[str]:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING event_id: concurrent deliveries of one event store it once."""
+    """INSERT … ON CONFLICT DO NOTHING RETURNING event_id: concurrent deliveries of an event store it once."""
     table = TrackingEvent.__table__
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(table).values(rows).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
+        insert(table)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.c.event_id)
     )
     return list(db.session.scalars(statement))
 
@@ -455,12 +486,13 @@ def _refresh_status(shipments: Iterable[Shipment], new_events: Sequence[Tracking
     """Recompute each shipment's status from all its events and announce changes."""
     shipments = list(shipments)
     history: dict[int, list[tuple[str, datetime, int]]] = {s.id: [] for s in shipments}
-    for shipment_id, status, occurred_at, row_id in db.session.execute(
+    for shipment_id, event_status, occurred_at, row_id in db.session.execute(
         select(TrackingEvent.shipment_id, TrackingEvent.status, TrackingEvent.occurred_at, TrackingEvent.id)
         .where(TrackingEvent.shipment_id.in_(history))
         .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
     ):
-        history[shipment_id].append((status, occurred_at, row_id))
+        if shipment_id is not None:
+            history[shipment_id].append((event_status, occurred_at, row_id))
     new_by_shipment: dict[int, list[TrackingEvent]] = {}
     for event in new_events:
         if event.shipment_id is not None:
@@ -474,6 +506,8 @@ def _refresh_status(shipments: Iterable[Shipment], new_events: Sequence[Tracking
         if status != previous:
             shipment.status = status
             db.session.flush()
-            cause = max(new_by_shipment.get(shipment.id, []), key=lambda e: (e.occurred_at, e.id), default=None)
+            cause = max(
+                new_by_shipment.get(shipment.id, []), key=lambda e: (e.occurred_at, e.id), default=None
+            )
             signals.shipment_status_changed.send(shipment, previous=previous, status=status, event=cause)
     db.session.flush()

@@ -1,0 +1,173 @@
+"""Test fixtures: one app per session on the embedded defaults (or DATABASE_URL / REDIS_URL when set).
+
+The schema is built by the real Alembic migrations; every test starts with empty tables and an empty Redis db.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from portal import create_app, embedded_redis
+from portal.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def redis_url(instance_dir: Path) -> Iterator[str]:
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        yield configured
+        return
+    url = embedded_redis.ensure_running(instance_dir)
+    yield url
+    embedded_redis.stop(instance_dir)
+
+
+@pytest.fixture(scope="session")
+def database_url(instance_dir: Path) -> str:
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{instance_dir / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app_config(instance_dir: Path, database_url: str, redis_url: str) -> dict[str, Any]:
+    return {
+        "PORTAL_ENV": "testing",
+        "SECRET_KEY": TEST_SECRET,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "INSTANCE_PATH": str(instance_dir),
+        "LOG_FORMAT": "text",
+        "PORTAL_BASE_URL": "http://portal.test",
+    }
+
+
+@pytest.fixture(scope="session")
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(app_config)
+    with app.app_context():
+        _drop_everything()
+        upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _drop_everything() -> None:
+    """Start from an empty database, so a run never sees a previous run's rows or schema."""
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app: Flask = request.getfixturevalue("app")
+    with app.app_context():
+        yield
+        db.session.remove()
+        tables = [table.name for table in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            else:
+                for table in tables:
+                    connection.exec_driver_sql(f"DELETE FROM {table}")
+        from portal.queue import redis_connection
+
+        redis_connection().flushdb()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def api_token(app: Flask) -> str:
+    from portal.api.auth import create_api_client
+
+    _, token = create_api_client("test-shop")
+    db.session.commit()
+    return token
+
+
+class ApiClient:
+    """Calls the JSON API with a bearer token, the way the shop's systems do."""
+
+    def __init__(self, client: FlaskClient, token: str):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(f"/api/v1{path}", headers=self.headers, **kwargs)
+
+    def put(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.client.put(f"/api/v1{path}", json=json, headers=self.headers, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.client.post(f"/api/v1{path}", json=json, headers=self.headers, **kwargs)
+
+
+@pytest.fixture
+def api(client: FlaskClient, api_token: str) -> ApiClient:
+    return ApiClient(client, api_token)
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of a rendered page (from a hidden input or the htmx headers on <body>)."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'"X-CSRFToken": "([^"]+)"', html
+    )
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def run_worker(app_config: dict[str, Any]) -> Any:
+    """Run a real `worker.py --burst` process against the test database and Redis; return its result."""
+
+    def run(*queues: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "PORTAL_ENV": "testing",
+            "SECRET_KEY": app_config["SECRET_KEY"],
+            "DATABASE_URL": app_config["DATABASE_URL"],
+            "REDIS_URL": app_config["REDIS_URL"],
+            "PORTAL_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+            "LOG_FORMAT": "text",
+        }
+        command = [sys.executable, str(ROOT / "worker.py"), "--burst"]
+        if queues:
+            command += ["--queues", *queues]
+        return subprocess.run(
+            command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    return run

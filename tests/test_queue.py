@@ -1,0 +1,60 @@
+"""enqueue_after_commit and the worker: jobs reach Redis only after commit and run in a real RQ worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rq.job import Job
+from sqlalchemy import select
+
+from portal import audit
+from portal.audit import AuditEntry
+from portal.extensions import db
+from portal.queue import enqueue_after_commit, get_queue
+from tests.jobs import record_marker
+
+
+def _add_row(label: str) -> None:
+    audit.record(audit.Actor.system(), "test.row", "row", label)
+
+
+def test_nothing_is_enqueued_when_the_transaction_rolls_back(app: Any) -> None:
+    _add_row("a")
+    enqueue_after_commit(record_marker, "a", job_id="marker-a")
+    db.session.rollback()
+    assert get_queue().count == 0
+    # A later commit of other work must not carry the discarded job along.
+    _add_row("b")
+    db.session.commit()
+    assert get_queue().count == 0
+
+
+def test_jobs_are_enqueued_after_commit_once_per_id(app: Any) -> None:
+    _add_row("a")
+    enqueue_after_commit(record_marker, "a", job_id="marker-a")
+    assert get_queue().count == 0  # not before the commit
+    db.session.commit()
+    assert get_queue().job_ids == ["marker-a"]
+    enqueue_after_commit(record_marker, "a", job_id="marker-a")
+    db.session.commit()
+    assert get_queue().job_ids == ["marker-a"]
+
+
+def test_unknown_queue_is_refused(app: Any) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown queue"):
+        enqueue_after_commit(record_marker, "a", job_id="x", queue="nope")
+
+
+def test_a_real_worker_runs_the_job(app: Any, run_worker: Any) -> None:
+    enqueue_after_commit(record_marker, "from-worker", job_id="marker-from-worker", queue="messages")
+    db.session.commit()
+    result = run_worker("messages")
+    assert result.returncode == 0, result.stderr
+    db.session.expire_all()
+    labels = db.session.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "test.marker")).all()
+    assert labels == ["from-worker"]
+    job = Job.fetch("marker-from-worker", connection=get_queue().connection)
+    assert job.get_status() == "finished"
+    assert job.return_value() == "from-worker"
