@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +51,50 @@ def database_url(instance_dir: Path) -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{instance_dir / 'test.db'}"
 
 
+class Mailbox:
+    """Messages received by a real SMTP server (aiosmtpd) listening on loopback for the test session."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))  # type: ignore[arg-type]
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 10) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+
 @pytest.fixture(scope="session")
-def app_config(instance_dir: Path, database_url: str, redis_url: str) -> dict[str, Any]:
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: tuple[Mailbox, int]) -> Mailbox:
+    smtp_server[0].messages.clear()
+    return smtp_server[0]
+
+
+@pytest.fixture(scope="session")
+def app_config(
+    instance_dir: Path, database_url: str, redis_url: str, smtp_server: tuple[Mailbox, int]
+) -> dict[str, Any]:
     return {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp_server[1],
         "PORTAL_ENV": "testing",
         "SECRET_KEY": TEST_SECRET,
         "DATABASE_URL": database_url,
@@ -162,6 +208,8 @@ def run_worker(app_config: dict[str, Any]) -> Any:
             "REDIS_URL": app_config["REDIS_URL"],
             "PORTAL_INSTANCE_PATH": app_config["INSTANCE_PATH"],
             "LOG_FORMAT": "text",
+            "MAIL_SERVER": app_config["MAIL_SERVER"],
+            "MAIL_PORT": str(app_config["MAIL_PORT"]),
         }
         command = [sys.executable, str(ROOT / "worker.py"), "--burst"]
         if queues:
