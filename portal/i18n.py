@@ -2,19 +2,48 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
+import logging
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from flask import Flask, current_app, has_request_context, request, session
+from flask_babel import format_currency, format_date, format_datetime, get_locale
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.config import SUPPORTED_LOCALES
 
+log = logging.getLogger(__name__)
+
+# Each language is named in itself, so a reader finds their own language whatever the page is in.
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
 
 
+def _signed_in_preference(attribute: str) -> str | None:
+    """The signed-in user's stored preference, or None (also when the user cannot be loaded)."""
+    try:
+        value = getattr(current_user, attribute, None)
+    except SQLAlchemyError:
+        # An error page for a database outage must still render: fall back to the browser's choice.
+        log.warning("could not load the signed-in user to choose %s", attribute)
+        from portal.extensions import db
+
+        db.session.rollback()
+        return None
+    return str(value) if value else None
+
+
 def select_locale() -> str | None:
-    """The signed-in user's choice, then this browser's choice, then Accept-Language."""
-    user_locale = getattr(current_user, "locale", None) if current_user else None
+    """The signed-in user's choice, then this browser's choice, then Accept-Language.
+
+    Outside a request (jobs, CLI) this returns None: Flask-Babel then uses the default, and code that renders
+    for a particular person wraps it in `force_locale(...)`.
+    """
+    if not has_request_context():
+        return None
+    user_locale = _signed_in_preference("locale")
     if user_locale in SUPPORTED_LOCALES:
-        return str(user_locale)
+        return user_locale
     chosen = session.get("locale")
     if chosen in SUPPORTED_LOCALES:
         return str(chosen)
@@ -22,14 +51,49 @@ def select_locale() -> str | None:
 
 
 def select_timezone() -> str | None:
-    user_timezone = getattr(current_user, "timezone", None) if current_user else None
+    """The signed-in user's time zone, then this browser's, then the configured default."""
+    if not has_request_context():
+        return None
+    user_timezone = _signed_in_preference("timezone")
     return user_timezone or session.get("timezone") or current_app.config["DEFAULT_TIMEZONE"]
 
 
-def init_app(app: Flask) -> None:
-    from flask_babel import get_locale
+def current_locale() -> str:
+    """The language code of the page being rendered (for `<html lang>`)."""
+    return str(get_locale() or current_app.config["DEFAULT_LOCALE"])
 
-    app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or app.config["DEFAULT_LOCALE"])
+
+def money(amount: Decimal | int | float | str | None, currency: str) -> str:
+    """An amount in `currency`, formatted for the viewer's locale ("€18.00", "18,00 €"); empty for None."""
+    if amount is None or amount == "":
+        return ""
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        return str(amount)
+    return str(format_currency(value, currency))
+
+
+def datetime_filter(value: datetime | None, style: str = "medium") -> str:
+    """A moment in the viewer's time zone and locale; empty for None."""
+    if value is None:
+        return ""
+    return str(format_datetime(value, style))
+
+
+def date_filter(value: date | datetime | None, style: str = "medium") -> str:
+    """A calendar date in the viewer's locale (a datetime is first moved to the viewer's time zone)."""
+    if value is None:
+        return ""
+    return str(format_date(value, style))
+
+
+def init_app(app: Flask) -> None:
+    """Template helpers: `current_locale()`, `language_names`, and the `money`, `datetime`, `date` filters."""
+    app.jinja_env.globals["current_locale"] = current_locale
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["datetime"] = datetime_filter
+    app.jinja_env.filters["date"] = date_filter
 
     @app.context_processor
     def languages() -> dict[str, object]:

@@ -5,6 +5,7 @@ The schema is built by the real Alembic migrations; every test starts with empty
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import socket
@@ -145,8 +146,20 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         redis_connection().flushdb()
 
 
+class IsolatedClient(FlaskClient):
+    """Runs each request in a fresh context, as a real server does.
+
+    The tests hold an app context open (for `db.session`); without this, Flask would reuse it for every request
+    and `g` (the CSP nonce, Flask-Babel's locale, the loaded user) would leak from one request to the next.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

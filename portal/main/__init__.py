@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
@@ -16,6 +18,15 @@ bp = Blueprint("main", __name__)
 log = logging.getLogger(__name__)
 
 
+@bp.app_template_global()
+def current_location() -> str:
+    """This request's path and query, percent-encoded: where the language switch comes back to."""
+    location = quote(request.path, safe="/")
+    if request.query_string:
+        location += "?" + request.query_string.decode("latin-1")
+    return location
+
+
 @bp.get("/")
 def index() -> str:
     """Start page: look up an order as a guest, or sign in."""
@@ -24,18 +35,31 @@ def index() -> str:
 
 @bp.post("/language")
 def set_language() -> Response:
-    """Remember the chosen language for this browser and go back to the page it was chosen on."""
+    """Remember the chosen language for this browser and go back to the page it was chosen on.
+
+    A signed-in user's stored language wins over the browser's choice (it also picks the language of their
+    messages), so for them the switch changes the stored language too.
+    """
     locale = request.form.get("locale", "")
     if locale in SUPPORTED_LOCALES:
         session["locale"] = locale
+        if current_user.is_authenticated and current_user.locale != locale:
+            current_user.locale = locale
+            db.session.commit()
     return redirect(_same_site_path(request.form.get("next")) or url_for("main.index"), code=303)
 
 
 def _same_site_path(target: str | None) -> str | None:
-    # Only a local absolute path: never an open redirect to another host.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    # Only a local absolute path: never an open redirect to another host. Browsers drop tabs and newlines from
+    # URLs and read "\\" as "/", so "/\t/evil.example" or "/\\evil.example" would leave the site.
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if any(char == "\\" or char.isspace() or not char.isprintable() for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 @bp.get("/healthz")
