@@ -56,6 +56,18 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "API_MAX_BATCH_EVENTS": (_int, 1000),
     "LOG_FORMAT": (str, "json"),
     "PROXY_FIX_HOPS": (_int, 0),
+    "ORDER_REFRESH_SECONDS": (_int, 60),
+    "GUEST_GRANT_HOURS": (_int, 6),
+}
+
+# Where each carrier shows a parcel to the public; {tracking_number} is filled in.
+CARRIER_TRACKING_URLS = {
+    "dhl": "https://www.dhl.de/de/privatkunden/pakete-empfangen/verfolgen.html?piececode={tracking_number}",
+    "dpd": "https://tracking.dpd.de/status/de_DE/parcel/{tracking_number}",
+    "ups": "https://www.ups.com/track?tracknum={tracking_number}",
+    "hermes": "https://www.myhermes.de/empfangen/sendungsverfolgung/sendungsinformation#{tracking_number}",
+    "gls": "https://gls-group.com/track/{tracking_number}",
+    "fedex": "https://www.fedex.com/fedextrack/?trknbr={tracking_number}",
 }
 
 SUPPORTED_LOCALES = ("en", "de")
@@ -126,6 +138,7 @@ def load_settings(
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "translations"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SEND_HSTS": production,
+        "CARRIER_TRACKING_URLS": CARRIER_TRACKING_URLS,
     }
     flask_config.update(overrides)
     return flask_config

@@ -6,8 +6,10 @@ import logging
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from babel.dates import format_skeleton
+from babel.dates import format_time as babel_format_time
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask_babel import format_currency, format_date, format_datetime, get_locale, get_timezone
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -81,6 +83,16 @@ def datetime_filter(value: datetime | None, style: str = "medium") -> str:
     return str(format_datetime(value, style))
 
 
+def when_filter(value: datetime | None) -> str:
+    """A recent moment, compact and local: "Sun, Nov 22, 5:16 AM" / "So., 22. Nov., 05:16"."""
+    if value is None:
+        return ""
+    zone = get_timezone()
+    locale = get_locale()
+    day = format_skeleton("MMMEd", value, tzinfo=zone, locale=locale)
+    return f"{day}, {babel_format_time(value, 'short', tzinfo=zone, locale=locale)}"
+
+
 def date_filter(value: date | datetime | None, style: str = "medium") -> str:
     """A calendar date in the viewer's locale (a datetime is first moved to the viewer's time zone)."""
     if value is None:
@@ -94,6 +106,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["datetime"] = datetime_filter
     app.jinja_env.filters["date"] = date_filter
+    app.jinja_env.filters["when"] = when_filter
 
     @app.context_processor
     def languages() -> dict[str, object]:

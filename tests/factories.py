@@ -42,7 +42,7 @@ def shipment_body(**overrides: Any) -> dict[str, Any]:
         "service": "Paket",
         "shipped_at": "2026-10-11T08:00:00+02:00",
         "items": [{"sku": "TEE-BLK-M", "quantity": 2}],
-        "promised_delivery": {"earliest": "2026-10-13T00:00:00+02:00", "latest": "2026-10-15T23:59:00+02:00"},
+        "promised_delivery": {"earliest": "2026-10-13T08:00:00+02:00", "latest": "2026-10-15T20:00:00+02:00"},
     }
     body.update(overrides)
     return body

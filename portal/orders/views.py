@@ -1,7 +1,66 @@
-"""The shopper's order list and the order tracking page."""
+"""The shopper's order list and the order tracking page (with its self-refreshing parcel cards)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from portal.htmx import render_page_or_block, wants_fragment
+from portal.orders import presenters, queries
+from portal.orders.access import current_viewer, order_for_viewer
 
 bp = Blueprint("orders", __name__)
+
+ORDERS_PER_PAGE = 20
+
+
+@bp.get("/orders")
+@login_required
+def order_list() -> Response:
+    """The signed-in shopper's orders, newest first, paginated."""
+    page = request.args.get("page", 1, type=int) or 1
+    if page < 1:
+        abort(404)
+    orders, total = queries.orders_of_customer(current_user.id, page=page, per_page=ORDERS_PER_PAGE)
+    if page > 1 and not orders:
+        abort(404)
+    pages = max(1, -(-total // ORDERS_PER_PAGE))
+    summaries = [presenters.summarise_order(order) for order in orders]
+    return render_page_or_block(
+        "orders/list.html", "order_list", summaries=summaries, page=page, pages=pages, total=total
+    )
+
+
+@bp.get("/orders/<number>")
+def order_detail(number: str) -> Response:
+    """One order: items, each parcel's status and timeline, delivery window and what can be done next."""
+    order = order_for_viewer(number, queries.ORDER_PAGE_OPTIONS)
+    viewer = current_viewer()
+    return render_page_or_block(
+        "orders/detail.html",
+        "content",
+        order=order,
+        view=presenters.present_order(order, guest=viewer.is_guest_for(order)),
+        refresh_seconds=current_app.config["ORDER_REFRESH_SECONDS"],
+    )
+
+
+@bp.get("/orders/<number>/shipments/<tracking_number>")
+def shipment_card(number: str, tracking_number: str) -> Response:
+    """One parcel's status card: the fragment the order page polls while the parcel is on its way."""
+    order = order_for_viewer(number, queries.ORDER_PAGE_OPTIONS)
+    view = presenters.present_order(order, guest=current_viewer().is_guest_for(order))
+    parcel = next((p for p in view.parcels if p.tracking_number == tracking_number), None)
+    if parcel is None:
+        abort(404)
+    if not wants_fragment():
+        return redirect(url_for(".order_detail", number=number, _anchor=parcel.anchor))
+    return render_page_or_block(
+        "orders/detail.html",
+        "parcel_card",
+        order=order,
+        view=view,
+        parcel=parcel,
+        refresh_seconds=current_app.config["ORDER_REFRESH_SECONDS"],
+    )

@@ -257,7 +257,7 @@ def test_put_shipment_creates_then_updates(api: Any) -> None:
     assert created.status_code == 201
     assert created.json["items"] == [{"sku": "TEE-BLK-M", "quantity": 2}]
     assert created.json["status"] is None
-    assert created.json["promised_delivery"]["earliest"] == "2026-10-12T22:00:00+00:00"
+    assert created.json["promised_delivery"]["earliest"] == "2026-10-13T06:00:00+00:00"
     updated = api.put("/orders/1001/shipments/JJD0001", json=shipment_body(service="Express"))
     assert updated.status_code == 200
     assert updated.json["service"] == "Express"

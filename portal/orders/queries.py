@@ -1,0 +1,37 @@
+"""Read-side queries for the order pages: a fixed number of statements whatever the data size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from portal.extensions import db
+from portal.orders.models import Order, Shipment
+
+# Everything the order page shows, in five statements (order, items, shipments, their items, their events).
+ORDER_PAGE_OPTIONS: tuple[Any, ...] = (
+    selectinload(Order.items),
+    selectinload(Order.shipments).selectinload(Shipment.items),
+    selectinload(Order.shipments).selectinload(Shipment.events),
+)
+
+ORDER_LIST_OPTIONS: tuple[Any, ...] = (
+    selectinload(Order.items),
+    selectinload(Order.shipments),
+)
+
+
+def orders_of_customer(customer_id: int, page: int, per_page: int) -> tuple[list[Order], int]:
+    """One page of a customer's orders, newest first, and how many there are in all."""
+    total = db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == customer_id))
+    orders = db.session.scalars(
+        select(Order)
+        .where(Order.customer_id == customer_id)
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .options(*ORDER_LIST_OPTIONS)
+    ).all()
+    return list(orders), total or 0
