@@ -16,3 +16,11 @@ def record_marker(label: str) -> str:
         audit.record(audit.Actor.system("test-job"), "test.marker", "marker", label)
         db.session.commit()
     return label
+
+
+def slow_marker(label: str, seconds: float) -> str:
+    """Like record_marker, after a pause: long enough to stop a worker in the middle of it."""
+    import time
+
+    time.sleep(seconds)
+    return record_marker(label)

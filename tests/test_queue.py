@@ -58,3 +58,54 @@ def test_a_real_worker_runs_the_job(app: Any, run_worker: Any) -> None:
     job = Job.fetch("marker-from-worker", connection=get_queue().connection)
     assert job.get_status() == "finished"
     assert job.return_value() == "from-worker"
+
+
+def test_sigterm_lets_the_worker_finish_the_current_job(app: Any, app_config: dict[str, Any]) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rq import Worker
+
+    from tests.conftest import ROOT
+    from tests.jobs import slow_marker
+
+    enqueue_after_commit(slow_marker, "graceful", 2, job_id="marker-graceful")
+    db.session.commit()
+    env = {
+        **os.environ,
+        "PORTAL_ENV": "testing",
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "DATABASE_URL": app_config["DATABASE_URL"],
+        "REDIS_URL": app_config["REDIS_URL"],
+        "PORTAL_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+        "LOG_FORMAT": "text",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py")],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    connection = get_queue().connection
+    deadline = time.monotonic() + 30
+    while (
+        time.monotonic() < deadline
+        and Job.fetch("marker-graceful", connection=connection).get_status() != "started"
+    ):
+        time.sleep(0.1)
+    assert Job.fetch("marker-graceful", connection=connection).get_status() == "started"
+    worker.send_signal(signal.SIGTERM)
+    output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+    assert Job.fetch("marker-graceful", connection=connection).get_status() == "finished"
+    db.session.expire_all()
+    assert (
+        db.session.scalar(select(AuditEntry.object_id).where(AuditEntry.action == "test.marker"))
+        == "graceful"
+    )
+    assert Worker.all(connection=connection) == []
