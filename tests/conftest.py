@@ -149,8 +149,8 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
 class IsolatedClient(FlaskClient):
     """Runs each request in a fresh context, as a real server does.
 
-    The tests hold an app context open (for `db.session`); without this, Flask would reuse it for every request
-    and `g` (the CSP nonce, Flask-Babel's locale, the loaded user) would leak from one request to the next.
+    The tests hold an app context open (for `db.session`); without this, Flask would reuse it for every
+    request and `g` (the CSP nonce, Flask-Babel's locale, the loaded user) would leak between requests.
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
