@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO_FILES := $(wildcard translations/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test lint setup install assets translations migrate clean
+.PHONY: run test lint setup install assets translations migrate clean browsers
 
 setup: install assets translations
 
@@ -18,9 +18,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
-assets: static/vendor/htmx.min.js
+assets: static/vendor/htmx.min.js tests/e2e/vendor/axe.min.js
 
-static/vendor/htmx.min.js: package.json package-lock.json scripts/copy-vendor.mjs
+static/vendor/htmx.min.js tests/e2e/vendor/axe.min.js &: package.json package-lock.json scripts/copy-vendor.mjs
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent build
 
@@ -37,7 +37,17 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup lint
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here). Installed once,
+# as root or through sudo; skipped when /usr/bin/chromium is already there, so a repeated `make test` stays fast.
+browsers:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" -eq 0 ]; then as_root=; else as_root=sudo; fi; \
+	  $$as_root apt-get update && \
+	  $$as_root env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y --no-install-recommends chromium fonts-dejavu-core; \
+	fi
+
+test: setup browsers lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Refresh the message catalogs after changing user-visible text.

@@ -58,6 +58,13 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "PROXY_FIX_HOPS": (_int, 0),
     "ORDER_REFRESH_SECONDS": (_int, 60),
     "GUEST_GRANT_HOURS": (_int, 6),
+    # Rate limits (Flask-Limiter syntax). Lookups count failures only; link requests count every request,
+    # since counting only matches would let a 429 reveal that an order exists.
+    "GUEST_LOOKUP_LIMIT_IP": (str, "20 per 15 minutes"),
+    "GUEST_LOOKUP_LIMIT_ORDER": (str, "5 per 15 minutes"),
+    "GUEST_LINK_LIMIT_IP": (str, "10 per hour"),
+    "GUEST_LINK_LIMIT_ORDER": (str, "3 per hour"),
+    "GUEST_LINK_MINUTES": (_int, 30),
 }
 
 # Where each carrier shows a parcel to the public; {tracking_number} is filled in.

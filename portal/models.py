@@ -2,11 +2,13 @@
 
 from portal.accounts.models import ApiClient, User
 from portal.audit import AuditEntry
+from portal.orders.guest_models import GuestLink
 from portal.orders.models import Order, OrderEvent, OrderItem, Shipment, ShipmentItem, TrackingEvent
 
 __all__ = [
     "ApiClient",
     "AuditEntry",
+    "GuestLink",
     "Order",
     "OrderEvent",
     "OrderItem",

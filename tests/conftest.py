@@ -223,6 +223,7 @@ def run_worker(app_config: dict[str, Any]) -> Any:
             "LOG_FORMAT": "text",
             "MAIL_SERVER": app_config["MAIL_SERVER"],
             "MAIL_PORT": str(app_config["MAIL_PORT"]),
+            "PORTAL_BASE_URL": app_config["PORTAL_BASE_URL"],
         }
         command = [sys.executable, str(ROOT / "worker.py"), "--burst"]
         if queues:

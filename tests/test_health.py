@@ -13,8 +13,12 @@ def test_healthy(client: Any) -> None:
     assert response.json == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
 
-def test_redis_down_gives_503(app_config: dict[str, Any]) -> None:
-    broken = create_app({**app_config, "REDIS_URL": "redis://127.0.0.1:1/0"})
+def test_redis_down_gives_503(app: Any, app_config: dict[str, Any]) -> None:
+    # The limiter is one object shared by every app: keep it on the working Redis for the later tests.
+    working_limiter = app.config["RATELIMIT_STORAGE_URI"]
+    broken = create_app(
+        {**app_config, "REDIS_URL": "redis://127.0.0.1:1/0", "RATELIMIT_STORAGE_URI": working_limiter}
+    )
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.json["checks"] == {"database": "ok", "redis": "unreachable"}
