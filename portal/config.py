@@ -65,6 +65,17 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "GUEST_LINK_LIMIT_IP": (str, "10 per hour"),
     "GUEST_LINK_LIMIT_ORDER": (str, "3 per hour"),
     "GUEST_LINK_MINUTES": (_int, 30),
+    # Failed sign-ins only: per client IP, and per e-mail address whatever the IP.
+    "LOGIN_LIMIT_PER_IP": (str, "30 per 15 minutes"),
+    "LOGIN_LIMIT_PER_EMAIL": (str, "10 per 15 minutes"),
+    "REGISTER_LIMIT_PER_IP": (str, "10 per hour"),
+    "PASSWORD_FORGOT_LIMIT_PER_IP": (str, "10 per hour"),
+    "PASSWORD_FORGOT_LIMIT_PER_EMAIL": (str, "5 per hour"),
+    "VERIFICATION_RESEND_LIMIT": (str, "3 per hour"),
+    # Wrong current passwords when changing the e-mail address or the password, per user.
+    "ACCOUNT_CHANGE_LIMIT": (str, "10 per 15 minutes"),
+    "VERIFY_EMAIL_LINK_HOURS": (_int, 48),
+    "PASSWORD_RESET_LINK_MINUTES": (_int, 30),
 }
 
 # Where each carrier shows a parcel to the public; {tracking_number} is filled in.
@@ -165,5 +176,5 @@ def _check_timezone(name: str) -> None:
 
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(f"DEFAULT_TIMEZONE {name!r} is not a known IANA time zone") from None

@@ -46,10 +46,10 @@ def set_language() -> Response:
         if current_user.is_authenticated and current_user.locale != locale:
             current_user.locale = locale
             db.session.commit()
-    return redirect(_same_site_path(request.form.get("next")) or url_for("main.index"), code=303)
+    return redirect(safe_next_path(request.form.get("next")) or url_for("main.index"), code=303)
 
 
-def _same_site_path(target: str | None) -> str | None:
+def safe_next_path(target: str | None) -> str | None:
     # Only a local absolute path: never an open redirect to another host. Browsers drop tabs and newlines from
     # URLs and read "\\" as "/", so "/\t/evil.example" or "/\\evil.example" would leave the site.
     if not target or not target.startswith("/") or target.startswith("//"):

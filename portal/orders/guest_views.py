@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import quote
 
 from flask import Blueprint, current_app, redirect, request, url_for
-from flask_babel import ngettext
-from flask_limiter import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from werkzeug.wrappers import Response
 
@@ -19,12 +14,9 @@ from portal.htmx import render_page_or_block
 from portal.orders import guest
 from portal.orders.access import grant_order_access
 from portal.orders.guest_forms import GuestLookupForm
+from portal.rate_limits import configured_limit
 
 bp = Blueprint("guest", __name__)
-
-def _configured_limit(name: str) -> Callable[[], str]:
-    """A limit read from the settings at request time (see portal/config.py for the defaults)."""
-    return lambda: str(current_app.config[name])
 
 
 def _order_key() -> str:
@@ -49,10 +41,10 @@ def lookup_form() -> Response:
 
 @bp.post("/track")
 @limiter.limit(
-    _configured_limit("GUEST_LOOKUP_LIMIT_IP"), key_func=get_remote_address, deduct_when=_lookup_failed
+    configured_limit("GUEST_LOOKUP_LIMIT_IP"), key_func=get_remote_address, deduct_when=_lookup_failed
 )
 @limiter.limit(
-    _configured_limit("GUEST_LOOKUP_LIMIT_ORDER"),
+    configured_limit("GUEST_LOOKUP_LIMIT_ORDER"),
     key_func=_order_key,
     exempt_when=_no_usable_order_number,
     deduct_when=_lookup_failed,
@@ -72,9 +64,9 @@ def lookup() -> Response:
 
 
 @bp.post("/track/link")
-@limiter.limit(_configured_limit("GUEST_LINK_LIMIT_IP"), key_func=get_remote_address)
+@limiter.limit(configured_limit("GUEST_LINK_LIMIT_IP"), key_func=get_remote_address)
 @limiter.limit(
-    _configured_limit("GUEST_LINK_LIMIT_ORDER"), key_func=_order_key, exempt_when=_no_usable_order_number
+    configured_limit("GUEST_LINK_LIMIT_ORDER"), key_func=_order_key, exempt_when=_no_usable_order_number
 )
 def request_link() -> Response:
     """Email a single-use link to the address on the order; the answer never says whether one matched."""
@@ -108,24 +100,6 @@ def redeem_link(token: str) -> Response:
     db.session.commit()
     grant_order_access(order.id)
     return redirect(_order_page(order.number), code=303)
-
-
-@bp.errorhandler(RateLimitExceeded)
-def too_many_attempts(error: RateLimitExceeded) -> Response:
-    """A page that says how long to wait, with Retry-After; only for this blueprint's routes."""
-    breached = [limit for limit in limiter.current_limits if limit.breached]
-    reset_at = max((limit.reset_at for limit in breached), default=time.time() + 60)
-    # The same arithmetic as Flask-Limiter's own Retry-After, so the page and the header agree.
-    seconds = max(1, int(reset_at - time.time()))
-    minutes = math.ceil(seconds / 60)
-    message = ngettext(
-        "Too many attempts. Please try again in %(num)d minute.",
-        "Too many attempts. Please try again in %(num)d minutes.",
-        minutes,
-    )
-    response = render_page_or_block("guest/too_many_attempts.html", "content", status=429, message=message)
-    response.headers["Retry-After"] = str(seconds)
-    return response
 
 
 def _render_lookup(form: GuestLookupForm, *, status: int = 200, not_found: bool = False) -> Response:

@@ -1,0 +1,46 @@
+"""Rate limits in one place: limits read from the settings, and the page or error shown when one is hit."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from flask import Flask, current_app, render_template, request
+from flask_babel import ngettext
+from flask_limiter import RateLimitExceeded
+from werkzeug.wrappers import Response
+
+from portal.extensions import limiter
+
+
+def configured_limit(setting: str) -> Callable[[], str]:
+    """A limit ("10 per 15 minutes") read from the settings at request time (defaults in portal/config.py)."""
+    return lambda: str(current_app.config[setting])
+
+
+def seconds_until_reset(error: RateLimitExceeded) -> int:
+    """How long until every limit this request broke lets it through again."""
+    breached = [limit for limit in limiter.current_limits if limit.breached]
+    fallback = time.time() + error.limit.limit.get_expiry()
+    reset_at = max((limit.reset_at for limit in breached), default=fallback)
+    # The same arithmetic as Flask-Limiter's own Retry-After header, so the page and the header agree.
+    return max(1, int(reset_at - time.time()))
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_attempts(error: RateLimitExceeded) -> tuple[Response | str, int, dict[str, str]]:
+        seconds = seconds_until_reset(error)
+        message = ngettext(
+            "Too many attempts. Please try again in %(num)d minute.",
+            "Too many attempts. Please try again in %(num)d minutes.",
+            math.ceil(seconds / 60),
+        )
+        headers = {"Retry-After": str(seconds)}
+        if request.path.startswith("/api/"):
+            from portal.errors_pages import api_error
+
+            body, status = api_error(429, "rate_limited", str(message))
+            return body, status, headers
+        return render_template("errors/error.html", status=429, message=message), 429, headers
