@@ -208,23 +208,28 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def worker_env(app_config: dict[str, Any]) -> dict[str, str]:
+    """The environment for a worker process that shares the tests' database, Redis and SMTP server."""
+    return {
+        **os.environ,
+        "PORTAL_ENV": "testing",
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "DATABASE_URL": app_config["DATABASE_URL"],
+        "REDIS_URL": app_config["REDIS_URL"],
+        "PORTAL_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+        "LOG_FORMAT": "text",
+        "MAIL_SERVER": app_config["MAIL_SERVER"],
+        "MAIL_PORT": str(app_config["MAIL_PORT"]),
+        "PORTAL_BASE_URL": app_config["PORTAL_BASE_URL"],
+    }
+
+
 @pytest.fixture
 def run_worker(app_config: dict[str, Any]) -> Any:
     """Run a real `worker.py --burst` process against the test database and Redis; return its result."""
 
     def run(*queues: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "PORTAL_ENV": "testing",
-            "SECRET_KEY": app_config["SECRET_KEY"],
-            "DATABASE_URL": app_config["DATABASE_URL"],
-            "REDIS_URL": app_config["REDIS_URL"],
-            "PORTAL_INSTANCE_PATH": app_config["INSTANCE_PATH"],
-            "LOG_FORMAT": "text",
-            "MAIL_SERVER": app_config["MAIL_SERVER"],
-            "MAIL_PORT": str(app_config["MAIL_PORT"]),
-            "PORTAL_BASE_URL": app_config["PORTAL_BASE_URL"],
-        }
+        env = worker_env(app_config)
         command = [sys.executable, str(ROOT / "worker.py"), "--burst"]
         if queues:
             command += ["--queues", *queues]

@@ -61,7 +61,6 @@ def test_a_real_worker_runs_the_job(app: Any, run_worker: Any) -> None:
 
 
 def test_sigterm_lets_the_worker_finish_the_current_job(app: Any, app_config: dict[str, Any]) -> None:
-    import os
     import signal
     import subprocess
     import sys
@@ -69,20 +68,12 @@ def test_sigterm_lets_the_worker_finish_the_current_job(app: Any, app_config: di
 
     from rq import Worker
 
-    from tests.conftest import ROOT
+    from tests.conftest import ROOT, worker_env
     from tests.jobs import slow_marker
 
     enqueue_after_commit(slow_marker, "graceful", 2, job_id="marker-graceful")
     db.session.commit()
-    env = {
-        **os.environ,
-        "PORTAL_ENV": "testing",
-        "SECRET_KEY": app_config["SECRET_KEY"],
-        "DATABASE_URL": app_config["DATABASE_URL"],
-        "REDIS_URL": app_config["REDIS_URL"],
-        "PORTAL_INSTANCE_PATH": app_config["INSTANCE_PATH"],
-        "LOG_FORMAT": "text",
-    }
+    env = worker_env(app_config)
     worker = subprocess.Popen(
         [sys.executable, str(ROOT / "worker.py")],
         env=env,

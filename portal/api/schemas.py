@@ -8,6 +8,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from portal.orders.models import TRACKING_STATUSES
+
 SINGLE_LINE = r"^[^\u0000-\u001f\u007f]*$"
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MONEY = r"^[0-9]{1,11}(\.[0-9]{1,3})?$"
@@ -45,19 +47,7 @@ COUNTRY = {
     "pattern": "^[A-Z]{2}$",
     "x-error": "Must be an ISO 3166-1 alpha-2 code such as DE.",
 }
-TRACKING_STATUS = {
-    "type": "string",
-    "enum": [
-        "info_received",
-        "in_transit",
-        "out_for_delivery",
-        "failed_attempt",
-        "available_for_pickup",
-        "delivered",
-        "exception",
-        "returned_to_sender",
-    ],
-}
+TRACKING_STATUS = {"type": "string", "enum": list(TRACKING_STATUSES)}
 IDENTIFIER_STRING = {
     "type": "string",
     "pattern": IDENTIFIER,
