@@ -89,6 +89,16 @@ def _init_limiter(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from werkzeug.routing import BaseConverter
+
+    from portal.api.schemas import IDENTIFIER
+
+    class ReferenceConverter(BaseConverter):
+        """An order number or tracking number in a URL; anything else (NUL, slashes, 300 chars) is a 404."""
+
+        regex = IDENTIFIER.strip("^$")
+
+    app.url_map.converters["ref"] = ReferenceConverter
     from portal.accounts.views import bp as accounts_bp
     from portal.api.views import bp as api_bp
     from portal.main import bp as main_bp

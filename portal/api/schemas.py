@@ -84,7 +84,7 @@ ORDER_ITEM_INPUT = {
             {
                 "type": "string",
                 "maxLength": 500,
-                "pattern": "^https://[^\\s]+$",
+                "pattern": "^https://[^\\s\\u0000-\\u001f\\u007f]+$",
                 "x-error": "Must be an https:// URL.",
             }
         ),

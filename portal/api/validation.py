@@ -24,10 +24,17 @@ from portal.orders.service import (
     TrackingEventData,
 )
 
+# Times outside this range are mistakes (and near year 1 or 9999 they overflow when moved to UTC).
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+
 
 class MalformedJSON(DomainError):
     status = 400
     code = "malformed_json"
+
+
+def _refuse_constant(name: str) -> Any:
+    raise MalformedJSON(f"The request body contains {name}, which is not valid JSON.")
 
 
 def parse_json(raw: bytes) -> Any:
@@ -35,7 +42,12 @@ def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise MalformedJSON("The request body is empty; send a JSON object.")
     try:
-        return json.loads(raw)
+        body = json.loads(raw, parse_constant=_refuse_constant)
+        # Lone surrogates ("\ud800") decode from JSON but can be stored by no database.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return body
+    except UnicodeEncodeError:
+        raise MalformedJSON("The request body contains invalid Unicode (a lone surrogate).") from None
     except UnicodeDecodeError:
         raise MalformedJSON("The request body is not UTF-8 text.") from None
     except json.JSONDecodeError as error:
@@ -138,6 +150,9 @@ class _Collector:
             return None
         if parsed.tzinfo is None:
             self.fields[path] = "Must include a UTC offset, e.g. +02:00 or Z."
+            return None
+        if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+            self.fields[path] = f"Must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}."
             return None
         return parsed
 

@@ -82,7 +82,7 @@ def put_order(number: str, actor: Actor) -> tuple[Response, int]:
     return _order_response(number, 201 if created else 200)
 
 
-@bp.get("/orders/<number>")
+@bp.get("/orders/<ref:number>")
 @require_client
 def get_order(number: str, actor: Actor) -> tuple[Response, int]:
     """The order with its shipments, tracking events, returns and messages."""
@@ -90,7 +90,7 @@ def get_order(number: str, actor: Actor) -> tuple[Response, int]:
     return jsonify(serialize.order(_load_order(number))), 200
 
 
-@bp.post("/orders/<number>/events")
+@bp.post("/orders/<ref:number>/events")
 @require_client
 def post_order_event(number: str, actor: Actor) -> tuple[Response, int]:
     """Record that an order was paid, fulfilled or cancelled."""
@@ -108,6 +108,7 @@ def put_shipment(number: str, tracking_number: str, actor: Actor) -> tuple[Respo
     """Create or update a shipment of an order."""
     validation.check_identifier(tracking_number, "tracking_number")
     data = validation.shipment_data(_body())
+    validation.check_identifier(number, "number")
     _, created = _retry_on_race(lambda: service.upsert_shipment(number, tracking_number, data, actor))
     db.session.expire_all()
     order = _load_order(number)

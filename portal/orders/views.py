@@ -32,7 +32,7 @@ def order_list() -> Response:
     )
 
 
-@bp.get("/orders/<number>")
+@bp.get("/orders/<ref:number>")
 def order_detail(number: str) -> Response:
     """One order: items, each parcel's status and timeline, delivery window and what can be done next."""
     order = order_for_viewer(number, queries.ORDER_PAGE_OPTIONS)
@@ -46,7 +46,7 @@ def order_detail(number: str) -> Response:
     )
 
 
-@bp.get("/orders/<number>/shipments/<tracking_number>")
+@bp.get("/orders/<ref:number>/shipments/<ref:tracking_number>")
 def shipment_card(number: str, tracking_number: str) -> Response:
     """One parcel's status card: the fragment the order page polls while the parcel is on its way."""
     order = order_for_viewer(number, queries.ORDER_PAGE_OPTIONS)

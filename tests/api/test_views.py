@@ -427,3 +427,49 @@ def test_batch_size_is_limited(api: Any, app: Any) -> None:
     response = api.post("/tracking-events", json={"events": events})
     assert response.status_code == 422
     assert "events" in response.json["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b'{"email": "\\ud800"}', "malformed_json"),
+        (b'{"email": NaN}', "malformed_json"),
+        (b'{"email": Infinity}', "malformed_json"),
+    ],
+)
+def test_bodies_no_database_could_store_are_refused(api: Any, raw: bytes, code: str) -> None:
+    headers = {**api.headers, "Content-Type": "application/json"}
+    response = api.client.put("/api/v1/orders/1001", data=raw, headers=headers)
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1900-01-01T00:00:00Z"]
+)
+def test_dates_at_the_edges_of_the_calendar_are_refused(api: Any, when: str) -> None:
+    response = api.put("/orders/1001", json=order_body(placed_at=when))
+    assert response.status_code == 422
+    assert "placed_at" in response.json["error"]["fields"]
+    api.put("/orders/1001", json=order_body())
+    response = api.post("/orders/1001/events", json={"type": "paid", "occurred_at": when})
+    assert response.status_code == 422
+
+
+def test_control_characters_in_an_image_url_are_refused(api: Any) -> None:
+    body = order_body()
+    body["items"][0]["image_url"] = "https://img.example.com/a\u0000b.png"
+    response = api.put("/orders/1001", json=body)
+    assert response.status_code == 422
+    assert "items[0].image_url" in response.json["error"]["fields"]
+
+
+@pytest.mark.parametrize("path", ["/orders/A%00", "/orders/A%00/events", "/orders/" + "x" * 65])
+def test_impossible_order_numbers_in_urls_are_404(api: Any, path: str) -> None:
+    assert api.get(path).status_code in (404, 405)
+    response = api.post(
+        f"{path}/events" if not path.endswith("events") else path,
+        json={"type": "paid", "occurred_at": "2026-10-10T10:00:00Z"},
+    )
+    assert response.status_code in (404, 405)
+    assert "error" in response.json
