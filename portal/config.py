@@ -155,6 +155,9 @@ def load_settings(
         "BABEL_DEFAULT_TIMEZONE": settings["DEFAULT_TIMEZONE"],
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "translations"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # With Redis unreachable, limits fall back to each process's memory: pages keep working and
+        # sign-in and lookups stay limited (per process) instead of failing.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "SEND_HSTS": production,
         "CARRIER_TRACKING_URLS": CARRIER_TRACKING_URLS,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -58,6 +59,13 @@ def init_app(app: Flask) -> None:
         from portal.extensions import db
 
         db.session.rollback()
+        if _is_api():
+            return api_error(503, "unavailable", "The service is briefly unavailable. Please retry.")
+        return render_template("errors/error.html", status=503, message=_page_message(503)), 503
+
+    @app.errorhandler(redis.RedisError)
+    def redis_unavailable(error: redis.RedisError) -> tuple[Response | str, int]:
+        log.error("redis unavailable: %s", error)
         if _is_api():
             return api_error(503, "unavailable", "The service is briefly unavailable. Please retry.")
         return render_template("errors/error.html", status=503, message=_page_message(503)), 503

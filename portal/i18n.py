@@ -35,6 +35,12 @@ def _signed_in_preference(attribute: str) -> str | None:
     return str(value) if value else None
 
 
+def supported_locale(value: str | None) -> str | None:
+    """The language we have for a stored locale ("de-DE", "de_AT" → "de"), or None."""
+    language = (value or "").replace("_", "-").split("-")[0].lower()
+    return language if language in SUPPORTED_LOCALES else None
+
+
 def select_locale() -> str | None:
     """The signed-in user's choice, then this browser's choice, then Accept-Language.
 

@@ -12,9 +12,10 @@ from typing import Any
 import redis
 from flask import current_app
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from portal import embedded_redis
 from portal.extensions import db
@@ -81,19 +82,21 @@ def enqueue_after_commit(
     if not _JOB_ID.fullmatch(job_id):
         raise ValueError(f"job id {job_id!r} may hold only letters, digits, '_' and '-'")
     session = db.session()
+    # Remember the (possibly nested) transaction the job belongs to: rolling back a savepoint drops only
+    # the jobs asked for inside it.
+    transaction = session.get_nested_transaction() or session.get_transaction() or session.begin()
     session.info.setdefault(_PENDING_KEY, []).append(
-        PendingJob(func, args, job_id, queue, delay, retry, options)
+        (transaction, PendingJob(func, args, job_id, queue, delay, retry, options))
     )
 
 
 def enqueue_now(job: PendingJob) -> bool:
     """Put one job on its queue unless a job with the same id is already waiting or running."""
     queue = get_queue(job.queue)
-    existing = (
-        Job.fetch(job.job_id, connection=queue.connection)
-        if Job.exists(job.job_id, connection=queue.connection)
-        else None
-    )
+    try:
+        existing = Job.fetch(job.job_id, connection=queue.connection)
+    except NoSuchJobError:
+        existing = None
     if existing is not None and existing.get_status(refresh=False) in _LIVE_STATES:
         return False
     func: Any = job.func
@@ -106,13 +109,29 @@ def enqueue_now(job: PendingJob) -> bool:
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_pending(session: Session) -> None:
-    for job in session.info.pop(_PENDING_KEY, []):
+    for _, job in session.info.pop(_PENDING_KEY, []):
         try:
             enqueue_now(job)
-        except redis.RedisError:
-            log.warning("redis unavailable; job %s left for the sweeper", job.job_id, exc_info=True)
+        except Exception:
+            # The rows are committed whatever happens here; the sweeper of the owning area retries them.
+            log.warning("could not enqueue job %s; left for the sweeper", job.job_id, exc_info=True)
 
 
-@event.listens_for(Session, "after_rollback")
-def _discard_pending(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _discard_pending(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Forget the jobs asked for inside the transaction (or savepoint) that was rolled back."""
+    pending = session.info.get(_PENDING_KEY)
+    if pending:
+        session.info[_PENDING_KEY] = [
+            (transaction, job)
+            for transaction, job in pending
+            if not _inside(transaction, previous_transaction)
+        ]

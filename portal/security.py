@@ -28,7 +28,8 @@ def init_app(app: Flask) -> None:
                 "default-src 'self'; "
                 f"script-src 'self' 'nonce-{nonce}'; "
                 f"style-src 'self' 'nonce-{nonce}'; "
-                "img-src 'self' data:; "
+                # Product images come from the shop's own https:// hosts (the API accepts nothing else).
+                "img-src 'self' data: https:; "
                 "connect-src 'self'; "
                 "font-src 'self'; "
                 "object-src 'none'; "

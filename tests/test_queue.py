@@ -100,3 +100,14 @@ def test_sigterm_lets_the_worker_finish_the_current_job(app: Any, app_config: di
         == "graceful"
     )
     assert Worker.all(connection=connection) == []
+
+
+def test_rolling_back_a_savepoint_keeps_the_outer_transactions_jobs(app: Any) -> None:
+    _add_row("outer")
+    enqueue_after_commit(record_marker, "outer", job_id="marker-outer")
+    savepoint = db.session.begin_nested()
+    _add_row("inner")
+    enqueue_after_commit(record_marker, "inner", job_id="marker-inner")
+    savepoint.rollback()
+    db.session.commit()
+    assert get_queue().job_ids == ["marker-outer"]

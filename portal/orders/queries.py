@@ -23,9 +23,12 @@ ORDER_LIST_OPTIONS: tuple[Any, ...] = (
 )
 
 
-def orders_of_customer(customer_id: int, page: int, per_page: int) -> tuple[list[Order], int]:
-    """One page of a customer's orders, newest first, and how many there are in all."""
-    total = db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == customer_id))
+def count_orders_of_customer(customer_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == customer_id)) or 0
+
+
+def orders_of_customer(customer_id: int, page: int, per_page: int) -> list[Order]:
+    """One page of a customer's orders, newest first."""
     orders = db.session.scalars(
         select(Order)
         .where(Order.customer_id == customer_id)
@@ -34,4 +37,4 @@ def orders_of_customer(customer_id: int, page: int, per_page: int) -> tuple[list
         .offset((page - 1) * per_page)
         .options(*ORDER_LIST_OPTIONS)
     ).all()
-    return list(orders), total or 0
+    return list(orders)

@@ -19,13 +19,12 @@ ORDERS_PER_PAGE = 20
 @login_required
 def order_list() -> Response:
     """The signed-in shopper's orders, newest first, paginated."""
-    page = request.args.get("page", 1, type=int) or 1
-    if page < 1:
-        abort(404)
-    orders, total = queries.orders_of_customer(current_user.id, page=page, per_page=ORDERS_PER_PAGE)
-    if page > 1 and not orders:
-        abort(404)
+    page = request.args.get("page", 1, type=int)
+    total = queries.count_orders_of_customer(current_user.id)
     pages = max(1, -(-total // ORDERS_PER_PAGE))
+    if not 1 <= page <= pages:
+        abort(404)
+    orders = queries.orders_of_customer(current_user.id, page=page, per_page=ORDERS_PER_PAGE)
     summaries = [presenters.summarise_order(order) for order in orders]
     return render_page_or_block(
         "orders/list.html", "order_list", summaries=summaries, page=page, pages=pages, total=total

@@ -197,3 +197,12 @@ def test_the_order_list_needs_an_account(client: Any) -> None:
 def test_unknown_orders_are_404(client: Any, api: Any, number: str) -> None:
     make_order(api)
     assert client.get(f"/orders/{number}").status_code == 404
+
+
+@pytest.mark.parametrize("page_number", ["0", "-1", "2", "999999999999999999999", "abc"])
+def test_impossible_pages_of_the_order_list(client: Any, api: Any, page_number: str) -> None:
+    user = shopper()
+    make_order(api, events=0)
+    sign_in(client, user)
+    response = client.get(f"/orders?page={page_number}")
+    assert response.status_code == (200 if page_number == "abc" else 404)
