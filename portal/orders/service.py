@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
@@ -315,7 +315,7 @@ def upsert_shipment(
 
     if created:
         signals.shipment_created.send(shipment)
-        _attach_unmatched_events(shipment)
+    _attach_unmatched_events(shipment)
     after = _shipment_snapshot(shipment)
     if before != after:
         audit.record(
@@ -460,12 +460,34 @@ def ingest_tracking_events(events: Sequence[TrackingEventData], actor: Actor) ->
     touched = {
         shipments[unique[i].tracking_number] for i in inserted_ids if unique[i].tracking_number in shipments
     }
+    touched |= _adopt_orphans(shipments)
     if touched:
         new_events = db.session.scalars(
             select(TrackingEvent).where(TrackingEvent.event_id.in_(inserted_ids))
         ).all()
         _refresh_status(sorted(touched, key=lambda s: s.id), new_events=new_events)
     return result
+
+
+def _adopt_orphans(shipments: dict[str, Shipment]) -> set[Shipment]:
+    """Attach events stored unmatched for these shipments' tracking numbers; return the shipments touched.
+
+    An event can be stored unmatched while the shipment that would match it is being created in a
+    concurrent transaction; the next event (or the next PUT of the shipment) for that parcel adopts it.
+    """
+    if not shipments:
+        return set()
+    owner = (
+        select(Shipment.id).where(Shipment.tracking_number == TrackingEvent.tracking_number).scalar_subquery()
+    )
+    adopted = db.session.scalars(
+        update(TrackingEvent)
+        .where(TrackingEvent.tracking_number.in_(shipments), TrackingEvent.shipment_id.is_(None))
+        .values(shipment_id=owner)
+        .returning(TrackingEvent.tracking_number)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return {shipments[number] for number in adopted}
 
 
 def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> list[str]:

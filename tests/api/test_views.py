@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -473,3 +474,20 @@ def test_impossible_order_numbers_in_urls_are_404(api: Any, path: str) -> None:
     )
     assert response.status_code in (404, 405)
     assert "error" in response.json
+
+
+def test_an_event_left_unmatched_by_a_race_is_adopted_by_the_next_one(api: Any) -> None:
+    # Simulate the race: the shipment exists, but an earlier event for it was stored unmatched.
+    create_order_with_shipment(api)
+    orphan = TrackingEvent(
+        event_id="orphan",
+        tracking_number="JJD0001",
+        status="in_transit",
+        occurred_at=datetime(2026, 10, 12, 8, tzinfo=UTC),
+    )
+    db.session.add(orphan)
+    db.session.commit()
+    api.post("/tracking-events", json=event_body("e1", "info_received", "2026-10-11T08:00:00Z"))
+    shipment = api.get("/orders/1001").json["shipments"][0]
+    assert shipment["status"] == "in_transit"
+    assert [e["event_id"] for e in shipment["tracking_events"]] == ["orphan", "e1"]
