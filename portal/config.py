@@ -127,6 +127,15 @@ def load_settings(
         raise ConfigError("SECRET_KEY must be at least 32 characters long in production")
 
     instance = Path(instance_path)
+    if production:
+        # The embedded defaults are per machine: several production nodes on them would each have their own
+        # database and queues. Say so at start-up rather than lose jobs quietly.
+        missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not settings[name]]
+        if missing:
+            raise ConfigError(
+                f"{' and '.join(missing)} must be set in production (PostgreSQL and Redis); "
+                "for a local trial on the embedded defaults use PORTAL_ENV=development"
+            )
     if settings["DATABASE_URL"] is None:
         settings["DATABASE_URL"] = f"sqlite:///{(instance / 'portal.db').resolve()}"
     if settings["SMS_BACKEND"] not in ("log", "webhook"):

@@ -7,6 +7,7 @@ import pytest
 from portal.config import DEVELOPMENT_SECRET_KEY, ConfigError, load_settings
 
 STRONG = "x" * 40
+SERVERS = {"DATABASE_URL": "postgresql://u@db/doorstep", "REDIS_URL": "redis://redis:6379/0"}
 
 
 def test_production_refuses_the_development_secret_key() -> None:
@@ -19,7 +20,7 @@ def test_production_refuses_the_development_secret_key() -> None:
 
 
 def test_production_cookies_are_secure_and_host_prefixed() -> None:
-    config = load_settings({"PORTAL_ENV": "production", "SECRET_KEY": STRONG})
+    config = load_settings({"PORTAL_ENV": "production", "SECRET_KEY": STRONG, **SERVERS})
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["SESSION_COOKIE_NAME"] == "__Host-session"
     assert config["REMEMBER_COOKIE_SECURE"] is True
@@ -57,3 +58,12 @@ def test_bad_values_name_the_setting(environ: dict[str, str], message: str) -> N
 def test_typed_values_are_parsed() -> None:
     config = load_settings({"PORTAL_ENV": "development", "MAIL_PORT": "2525", "MAIL_USE_TLS": "yes"})
     assert (config["MAIL_PORT"], config["MAIL_USE_TLS"]) == (2525, True)
+
+
+def test_production_needs_real_database_and_redis() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL and REDIS_URL must be set"):
+        load_settings({"PORTAL_ENV": "production", "SECRET_KEY": STRONG})
+    with pytest.raises(ConfigError, match="REDIS_URL must be set"):
+        load_settings(
+            {"PORTAL_ENV": "production", "SECRET_KEY": STRONG, "DATABASE_URL": "postgresql://u@db/x"}
+        )

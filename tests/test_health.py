@@ -29,3 +29,10 @@ def test_database_down_gives_503(app_config: dict[str, Any], tmp_path: Any) -> N
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.json["checks"]["database"] == "unreachable"
+
+
+def test_every_response_carries_a_request_id(client: Any) -> None:
+    generated = client.get("/healthz").headers["X-Request-ID"]
+    assert len(generated) == 32
+    assert client.get("/", headers={"X-Request-ID": "lb-1234"}).headers["X-Request-ID"] == "lb-1234"
+    assert client.get("/", headers={"X-Request-ID": "bad id!"}).headers["X-Request-ID"] != "bad id!"

@@ -7,7 +7,6 @@ shows or changes an order (or an object of one: shipment, return, label, survey)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,11 +15,11 @@ from flask import abort, current_app, session
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import clock
 from portal.extensions import db
 from portal.orders.models import Order
 
 _GRANTS_KEY = "order_grants"
-DEFAULT_GRANT_HOURS = 6
 
 
 @dataclass(frozen=True)
@@ -49,21 +48,21 @@ class Viewer:
 
 
 def _grant_lifetime() -> int:
-    return int(current_app.config.get("GUEST_GRANT_HOURS", DEFAULT_GRANT_HOURS)) * 3600
+    return int(current_app.config["GUEST_GRANT_HOURS"]) * 3600
 
 
 def _live_grants() -> dict[str, float]:
     grants: Any = session.get(_GRANTS_KEY) or {}
     if not isinstance(grants, dict):
         return {}
-    now = time.time()
+    now = clock.now().timestamp()
     return {key: expiry for key, expiry in grants.items() if isinstance(expiry, int | float) and expiry > now}
 
 
 def grant_order_access(order_id: int) -> None:
     """Let this browser session see one order for a few hours (after a lookup or a magic link)."""
     grants = _live_grants()
-    grants[str(order_id)] = time.time() + _grant_lifetime()
+    grants[str(order_id)] = clock.now().timestamp() + _grant_lifetime()
     session[_GRANTS_KEY] = grants
 
 
