@@ -142,15 +142,19 @@ def _check_new_password(password: str | None, email: str | None, name: str | Non
         raise ValidationError(problem)
 
 
-class LoginForm(FlaskForm):
-    email = _email_field()
-    password = PasswordField(
+def _password_field() -> PasswordField:
+    return PasswordField(
         _l("Password"),
         validators=[
             InputRequired(message=_l("Enter your password.")),
             Length(max=MAX_PASSWORD_LENGTH, message=_l("This is too long for a password.")),
         ],
     )
+
+
+class LoginForm(FlaskForm):
+    email = _email_field()
+    password = _password_field()
     remember = BooleanField(_l("Keep me signed in on this device"))
     next = HiddenField()
 
@@ -163,6 +167,12 @@ class RegisterForm(FlaskForm):
 
     def validate_password(self, field: PasswordField) -> None:
         _check_new_password(field.data, self.email.data, self.name.data)
+
+
+class VerifyEmailForm(FlaskForm):
+    """The password of the account, which confirms its address together with the link from the e-mail."""
+
+    password = _password_field()
 
 
 class ForgotPasswordForm(FlaskForm):

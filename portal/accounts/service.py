@@ -71,6 +71,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-used-for-timing")
 
 
 def normalise_email(email: str) -> str:
+    """An address as it is stored and compared everywhere (users, orders, guest lookup): trimmed, lowered."""
     return email.strip().lower()
 
 
@@ -139,44 +140,69 @@ def _refuse_weak_password(password: str, user_email: str, user_name: str, field:
 # --- registration and verification --------------------------------------------------------------------------
 
 
-def register_shopper(name: str, email: str, password: str, *, locale: str | None = None) -> User | None:
-    """Create an unverified shopper and queue the e-mail that verifies the address; return the new user.
+def register_shopper(name: str, email: str, password: str, *, locale: str | None = None) -> None:
+    """Register a shopper with this address; nobody is signed in (that happens when the address is verified).
 
-    Registration must not tell whether an address has an account. So when it has one, nothing is created,
-    None is returned (the page then says "check your inbox" all the same) and the owner gets an e-mail
-    instead: the verification link again while the address is unverified, else a note that they already have
-    an account with a link to set a new password (in case that is why they tried to register). The password is
-    hashed either way so the time taken does not tell either.
+    Registration must not tell whether an address has an account, so the caller answers "check your inbox"
+    whatever happens here, and what differs goes by e-mail to the address:
 
-    Raises Invalid for a password the policy refuses.
+    - a new address: an unverified shopper is created and gets the link that verifies the address;
+    - an unverified account: whoever registered it never proved the address is theirs, so this registration
+      takes its place (name, password, preferences), their sessions end, and the link goes out again; it
+      works only with the new password, and links sent for the old one die with it;
+    - a verified account: nothing changes; the owner gets a note with a link to set a new password, in case
+      that is why they tried to register.
+
+    The password is hashed on every path, so the time taken does not tell either. Raises Invalid for a name
+    or password the policy refuses.
     """
     name, email = _refuse_bad_name(name), normalise_email(email)
     _refuse_weak_password(password, email, name)
+    locale = locale if locale in SUPPORTED_LOCALES else None
     existing = find_user_by_email(email)
     if existing is None:
         try:
             with db.session.begin_nested():
                 user = create_user(email, password, "shopper", name)
-                user.locale = locale if locale in SUPPORTED_LOCALES else None
+                user.locale = locale
         except (Conflict, IntegrityError):  # registered by a concurrent request a moment ago
             existing = find_user_by_email(email)
         else:
             audit.record(_actor(user), "account.registered", "user", user.id)
             request_email_verification(user)
-            return user
-    hash_password(password)
-    if existing is not None and existing.active:
-        if existing.email_verified_at is None:
-            request_email_verification(existing)
-        else:
-            enqueue_after_commit(
-                tasks.send_password_reset_email,
-                existing.id,
-                "registration",
-                job_id=f"reset-{_job_suffix(existing)}",
-                queue="messages",
-            )
-    return None
+            return
+    password_hash = hash_password(password)
+    if existing is None or not existing.active:
+        return
+    if existing.email_verified_at is None:
+        _register_again(existing, name, password_hash, locale)
+    else:
+        enqueue_after_commit(
+            tasks.send_password_reset_email,
+            existing.id,
+            "registration",
+            job_id=f"reset-{_job_suffix(existing)}",
+            queue="messages",
+        )
+
+
+def _register_again(user: User, name: str, password_hash: str, locale: str | None) -> None:
+    """Hand an unverified account to whoever registered its address last.
+
+    Nothing the earlier registrant chose survives (else someone who registers another person's address first
+    could keep a password, a phone number for the text messages, or a session for the account that later
+    holds that person's orders).
+    """
+    user.name = name
+    user.password_hash = password_hash
+    user.locale = locale
+    user.phone = None
+    user.timezone = None
+    user.channel_preferences = {}
+    user.marketing_consent = False
+    end_all_sessions(user)
+    audit.record(_actor(user), "account.registered_again", "user", user.id)
+    request_email_verification(user)
 
 
 def request_email_verification(user: User) -> bool:
@@ -189,27 +215,46 @@ def request_email_verification(user: User) -> bool:
     return True
 
 
+def user_for_verification_token(token: str, *, lock: bool = False) -> User:
+    """The user whose address the token verifies, while it can: the address is still theirs and unverified,
+    and their password is the one the link was sent for. Raises InvalidLink."""
+    user_id, email, fingerprint = read_verification_token(token)
+    # Locked and read afresh when about to verify: of two requests at once, the second sees the first's work.
+    user = db.session.get(User, user_id, with_for_update=lock, populate_existing=lock)
+    if (
+        user is None
+        or not user.active
+        or user.email != email
+        or user.email_verified_at is not None
+        or not hmac.compare_digest(fingerprint, password_fingerprint(user.password_hash))
+    ):
+        raise InvalidLink()
+    return user
+
+
 @dataclass(frozen=True)
 class Verification:
     user: User
-    already_verified: bool = False
     claimed_orders: int = 0
 
 
-def verify_email(token: str) -> Verification:
-    """Mark the address the token was made for as verified and give the user their guest orders.
+def verify_email(token: str, password: str) -> Verification:
+    """Verify the address the token was made for, given the account's password; add the guest orders.
 
-    The token works while that address is the user's and unverified; opening it again afterwards changes
-    nothing and says so. Raises InvalidLink for a bad or expired token, or one for an address since changed.
+    The link alone proves only that the e-mail arrived (a mail scanner may have opened it); the password
+    proves that whoever holds the account is the person at that address. Every session of the account ends
+    (anyone else signed in to it is out) and the sign-in is recorded: the caller signs this browser in.
+
+    Raises InvalidLink for a bad, expired or used token, Invalid for a wrong password.
     """
-    user_id, email = read_verification_token(token)
-    user = db.session.get(User, user_id, with_for_update=True)
-    if user is None or not user.active or user.email != email:
-        raise InvalidLink()
-    if user.email_verified_at is not None:
-        return Verification(user, already_verified=True)
+    user = user_for_verification_token(token, lock=True)
+    if not verify_password(user.password_hash, password):
+        message = _("This is not the password of your account.")
+        raise Invalid(message, fields={"password": message})
     user.email_verified_at = clock.now()
     claimed = claim_guest_orders(user)
+    end_all_sessions(user)
+    record_sign_in(user)
     audit.record(_actor(user), "account.email_verified", "user", user.id, after={"claimed_orders": claimed})
     return Verification(user, claimed_orders=claimed)
 
@@ -350,6 +395,25 @@ def is_known_timezone(name: str) -> bool:
     return name in _known_timezones()
 
 
+def _refuse_unknown_locale(locale: str) -> None:
+    if locale not in SUPPORTED_LOCALES:
+        message = _("Choose one of the languages offered.")
+        raise Invalid(message, fields={"locale": message})
+
+
+def set_locale(user: User, locale: str) -> None:
+    """Store the language of the user's pages and messages (the language switch). Raises Invalid for a
+    language not offered."""
+    _refuse_unknown_locale(locale)
+    if user.locale == locale:
+        return
+    before = {"locale": user.locale}
+    user.locale = locale
+    after = {"locale": locale}
+    audit.record(_actor(user), "account.locale_changed", "user", user.id, before=before, after=after)
+    db.session.flush()
+
+
 @dataclass(frozen=True)
 class ProfileChanges:
     name: str
@@ -364,9 +428,7 @@ def update_profile(user: User, changes: ProfileChanges) -> None:
     """Save name, phone, language, time zone, channel choices and marketing consent. Raises Invalid."""
     name = _refuse_bad_name(changes.name)
     phone = normalise_phone(changes.phone)
-    if changes.locale not in SUPPORTED_LOCALES:
-        message = _("Choose one of the languages offered.")
-        raise Invalid(message, fields={"locale": message})
+    _refuse_unknown_locale(changes.locale)
     if not is_known_timezone(changes.timezone):
         message = _("Choose a time zone from the list.")
         raise Invalid(message, fields={"timezone": message})

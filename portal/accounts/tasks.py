@@ -3,6 +3,7 @@ token ever waits in Redis; each sends at most once per job id, however often the
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -48,22 +49,27 @@ def _active_user(user_id: int) -> User | None:
     return user if user is not None and user.active else None
 
 
+def _send_once(user: User, template: str, *, to: str | None = None, **context: Any) -> bool:
+    """Send the account e-mail `template` to the user (or to `to`) in their language, unless this job sent
+    it already; True if it went out now."""
+    if _already_sent():
+        return False
+    send_email(to or user.email, template, user.locale, to_name=user.name, customer_name=user.name, **context)
+    _mark_sent()
+    return True
+
+
 def send_verification_email(user_id: int) -> bool:
     """E-mail the link that verifies the user's current address; False if there is nothing (left) to do."""
     user = _active_user(user_id)
-    if user is None or user.email_verified_at is not None or _already_sent():
+    if user is None or user.email_verified_at is not None:
         return False
-    send_email(
-        user.email,
+    return _send_once(
+        user,
         "verify_email",
-        user.locale,
-        to_name=user.name,
-        customer_name=user.name,
         link=external_url("accounts.verify_email", token=make_verification_token(user)),
         hours=verify_link_lifetime_seconds() // 3600,
     )
-    _mark_sent()
-    return True
 
 
 def send_password_reset_email(user_id: int, reason: str = "forgot") -> bool:
@@ -73,35 +79,21 @@ def send_password_reset_email(user_id: int, reason: str = "forgot") -> bool:
     address of this account; the e-mail says so, and offers the link in case the owner forgot the password).
     """
     user = _active_user(user_id)
-    if user is None or _already_sent():
+    if user is None:
         return False
-    send_email(
-        user.email,
+    return _send_once(
+        user,
         "password_reset",
-        user.locale,
-        to_name=user.name,
-        customer_name=user.name,
         reason=reason,
         link=external_url("accounts.reset_password", token=make_reset_token(user)),
         sign_in_link=external_url("accounts.login"),
         minutes=reset_link_lifetime_seconds() // 60,
     )
-    _mark_sent()
-    return True
 
 
 def send_email_changed_notice(user_id: int, old_email: str) -> bool:
     """Tell the previous address that the account moved to another one, in case that was not the owner."""
     user = _active_user(user_id)
-    if user is None or user.email == old_email or _already_sent():
+    if user is None or user.email == old_email:
         return False
-    send_email(
-        old_email,
-        "email_changed",
-        user.locale,
-        to_name=user.name,
-        customer_name=user.name,
-        new_email=user.email,
-    )
-    _mark_sent()
-    return True
+    return _send_once(user, "email_changed", to=old_email, new_email=user.email)

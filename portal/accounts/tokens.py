@@ -64,17 +64,20 @@ def reset_link_lifetime_seconds() -> int:
 
 
 def make_verification_token(user: User) -> str:
-    """A token for confirming the user's current address; it dies once that address is verified or changed."""
-    return str(_serializer(_VERIFY_SALT).dumps({"user": user.id, "email": user.email}))
+    """A token for confirming the user's current address with their current password; it dies once that
+    address is verified or changed, or the password changes (so a link sent before someone registered the
+    address again with another password does not work)."""
+    payload = {"user": user.id, "email": user.email, "password": password_fingerprint(user.password_hash)}
+    return str(_serializer(_VERIFY_SALT).dumps(payload))
 
 
-def read_verification_token(token: str) -> tuple[int, str]:
-    """(user id, e-mail address) the token was made for. Raises InvalidLink."""
+def read_verification_token(token: str) -> tuple[int, str, str]:
+    """(user id, e-mail address, password fingerprint) the token was made for. Raises InvalidLink."""
     payload = _load(_VERIFY_SALT, token, verify_link_lifetime_seconds())
-    user_id, email = payload.get("user"), payload.get("email")
-    if not isinstance(user_id, int) or not isinstance(email, str):
+    user_id, email, fingerprint = payload.get("user"), payload.get("email"), payload.get("password")
+    if not isinstance(user_id, int) or not isinstance(email, str) or not isinstance(fingerprint, str):
         raise InvalidLink
-    return user_id, email
+    return user_id, email, fingerprint
 
 
 def password_fingerprint(password_hash: str | None) -> str:

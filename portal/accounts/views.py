@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
@@ -24,11 +24,12 @@ from portal.accounts.forms import (
     ProfileForm,
     RegisterForm,
     ResetPasswordForm,
+    VerifyEmailForm,
 )
 from portal.accounts.models import User
 from portal.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, RECOMMENDED_PASSWORD_LENGTH
-from portal.accounts.tokens import InvalidLink, reset_link_lifetime_seconds
-from portal.errors import DomainError
+from portal.accounts.tokens import InvalidLink, read_verification_token, reset_link_lifetime_seconds
+from portal.errors import DomainError, Invalid
 from portal.extensions import db, limiter, login_manager
 from portal.main import safe_next_path
 from portal.rate_limits import configured_limit
@@ -50,6 +51,15 @@ _KEPT_SESSION_KEYS = ("locale",)
 
 def _email_key() -> str:
     return "email:" + service.normalise_email(request.form.get("email", ""))[: service.MAX_EMAIL_LENGTH]
+
+
+def _verification_email_key() -> str:
+    """The address a verification link is for: wrong passwords on its page count per address, as at /login."""
+    try:
+        _user_id, email, _fingerprint = read_verification_token((request.view_args or {}).get("token", ""))
+    except InvalidLink:
+        return "email:"  # never counted: a bad link gets its page before any password is checked
+    return "email:" + email
 
 
 def _user_key() -> str:
@@ -111,6 +121,14 @@ def _show_errors(form: FlaskForm, error: DomainError) -> None:
         form.form_errors.append(error.message)
 
 
+def _refuse_attempt(form: FlaskForm, error: DomainError, *, checked_field: str = "current_password") -> None:
+    """Undo a refused change and show why next to the fields of `form`. Only an error in `checked_field` (the
+    password that proves who is asking) counts towards the rate limit (`_attempt_failed`), not other typos."""
+    db.session.rollback()
+    g.attempt_failed = checked_field in error.fields
+    _show_errors(form, error)
+
+
 def _render_form(template: str, form: FlaskForm, **context: Any) -> tuple[str, int]:
     status = 422 if form.is_submitted() and form.errors else 200
     return render_template(template, form=form, **context), status
@@ -137,13 +155,14 @@ def _invalid_link() -> tuple[str, int]:
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(configured_limit("REGISTER_LIMIT_PER_IP"), methods=["POST"])
 def register() -> Response | tuple[str, int]:
-    """Create a shopper account; the same outcome whether or not the address already has one."""
+    """Register a shopper account; the same answer whether or not the address has one, and nobody is signed in
+    (that happens with the link from the e-mail and the password, or by signing in)."""
     if current_user.is_authenticated:
         return redirect(_landing_path(_me()), 303)
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = service.register_shopper(
+            service.register_shopper(
                 form.name.data, form.email.data, form.password.data, locale=str(get_locale())
             )
         except DomainError as error:
@@ -151,8 +170,6 @@ def register() -> Response | tuple[str, int]:
             _show_errors(form, error)
         else:
             db.session.commit()
-            if user is not None:
-                _start_session(user, remember=False)
             return redirect(url_for("accounts.check_inbox"), 303)
     return _render_form("accounts/register.html", form, password_hint=_password_hint())
 
@@ -163,19 +180,47 @@ def check_inbox() -> str:
     return render_template("accounts/check_inbox.html")
 
 
-@bp.get("/verify/<token>")
-def verify_email(token: str) -> tuple[str, int]:
-    """Open the link from the verification e-mail: verifies the address and adds the guest orders.
+@bp.route("/verify/<token>", methods=["GET", "POST"])
+@limiter.limit(configured_limit("LOGIN_LIMIT_PER_IP"), methods=["POST"], deduct_when=_attempt_failed)
+@limiter.limit(
+    configured_limit("LOGIN_LIMIT_PER_EMAIL"),
+    key_func=_verification_email_key,
+    methods=["POST"],
+    deduct_when=_attempt_failed,
+)
+def verify_email(token: str) -> Response | tuple[str, int]:
+    """Confirm the e-mail address with the link from the e-mail and the account's password, then sign in.
 
-    A GET that changes state, on purpose: opening the link is the whole action. A mail scanner that opens it
-    first only confirms what the link proves anyway, that the message reached the address.
+    Opening the link changes nothing (mail scanners open links too): it shows a form asking for the password.
+    Sending the right one verifies the address, adds the guest orders, ends every other session of the
+    account and signs this browser in.
     """
     try:
-        result = service.verify_email(token)
+        user = service.user_for_verification_token(token)
     except InvalidLink:
         return _invalid_link()
-    db.session.commit()
-    return render_template("accounts/verified.html", result=result), 200
+    form = VerifyEmailForm()
+    if form.validate_on_submit():
+        try:
+            verification = service.verify_email(token, form.password.data)
+        except InvalidLink:
+            return _invalid_link()
+        except Invalid as error:
+            _refuse_attempt(form, error, checked_field="password")
+        else:
+            db.session.commit()
+            _start_session(verification.user, remember=False)
+            message = _("Your email address is confirmed.")
+            if verification.claimed_orders:
+                added = ngettext(
+                    "%(num)d earlier order was added to your account.",
+                    "%(num)d earlier orders were added to your account.",
+                    verification.claimed_orders,
+                )
+                message = f"{message} {added}"
+            flash(message, "success")
+            return redirect(_landing_path(verification.user), 303)
+    return _render_form("accounts/verify_email.html", form, email=user.email)
 
 
 @bp.post("/account/verification")
@@ -367,9 +412,7 @@ def change_email() -> Response | tuple[str, int]:
         try:
             service.change_email(user, form.current_password.data, form.email.data)
         except DomainError as error:
-            db.session.rollback()
-            g.attempt_failed = "current_password" in error.fields
-            _show_errors(form, error)
+            _refuse_attempt(form, error)
         else:
             db.session.commit()
             flash(
@@ -391,9 +434,7 @@ def change_password() -> Response | tuple[str, int]:
         try:
             service.change_password(user, form.current_password.data, form.password.data)
         except DomainError as error:
-            db.session.rollback()
-            g.attempt_failed = "current_password" in error.fields
-            _show_errors(form, error)
+            _refuse_attempt(form, error)
         else:
             db.session.commit()
             _start_session(user, remember=_has_remember_cookie())

@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
+from portal.accounts.service import set_locale
 from portal.config import SUPPORTED_LOCALES
 from portal.extensions import csrf, db, limiter
 
@@ -43,8 +44,8 @@ def set_language() -> Response:
     locale = request.form.get("locale", "")
     if locale in SUPPORTED_LOCALES:
         session["locale"] = locale
-        if current_user.is_authenticated and current_user.locale != locale:
-            current_user.locale = locale
+        if current_user.is_authenticated:
+            set_locale(current_user._get_current_object(), locale)
             db.session.commit()
     return redirect(safe_next_path(request.form.get("next")) or url_for("main.index"), code=303)
 

@@ -60,6 +60,11 @@ def sign_in(
     return post_form(client, "/login", {"email": email, "password": password, **extra})
 
 
+def confirm_address(client: FlaskClient, link: str, password: str = PASSWORD) -> Any:
+    """Open a verification link and send the account's password, as on the page the link opens."""
+    return post_form(client, link, {"password": password})
+
+
 def is_signed_in(client: FlaskClient) -> bool:
     nav = page(client.get("/").data).find("nav")
     return nav.find("button", string=re.compile("Sign out")) is not None

@@ -17,6 +17,7 @@ from portal.extensions import db
 from tests.accounts.conftest import (
     NEW_PASSWORD,
     PASSWORD,
+    confirm_address,
     fresh,
     is_signed_in,
     link_in,
@@ -200,7 +201,10 @@ def test_changing_the_email_address_asks_to_verify_the_new_one_and_tells_the_old
     assert "sam.new@example.com" in text_of(notice)
     link = link_in(mails_to(messages, "sam.new@example.com")[0], "/verify/")
     assert client.get(link).status_code == 200
+    assert fresh(signed_in).email_verified_at is None
+    assert confirm_address(client, link).status_code == 303
     assert fresh(signed_in).email_verified_at is not None
+    assert is_signed_in(client)
 
 
 def test_changing_the_password_keeps_this_session_and_ends_the_others(
@@ -277,3 +281,15 @@ def test_account_pages_need_a_signed_in_user(client: FlaskClient) -> None:
         response = client.get(path) if path == "/account" else post_form(client, path, {}, form_page="/login")
         assert response.status_code == 302, path
         assert response.location.startswith("/login?next=")
+
+
+def test_the_language_switch_stores_a_signed_in_users_language_with_an_audit_entry(
+    client: FlaskClient, signed_in: User
+) -> None:
+    response = post_form(client, "/language", {"locale": "de", "next": "/account"}, form_page="/account")
+
+    assert response.status_code == 303 and response.location == "/account"
+    assert fresh(signed_in).locale == "de"
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "account.locale_changed"))
+    assert entry is not None and entry.actor_user_id == signed_in.id
+    assert (entry.before, entry.after) == ({"locale": None}, {"locale": "de"})

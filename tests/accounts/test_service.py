@@ -11,9 +11,12 @@ from portal import clock
 from portal.accounts import service
 from portal.accounts.models import User
 from portal.accounts.passwords import password_problem
+from portal.accounts.tokens import InvalidLink, make_verification_token
+from portal.audit import AuditEntry
+from portal.errors import Invalid
 from portal.extensions import db
 from portal.orders.models import Order
-from tests.accounts.conftest import make_user
+from tests.accounts.conftest import PASSWORD, make_user
 from tests.factories import order_body
 
 
@@ -73,3 +76,56 @@ def test_channel_preferences_fill_in_defaults(app: Any) -> None:
 )
 def test_phone_numbers_are_stored_in_international_form(raw: str, expected: str | None) -> None:
     assert service.normalise_phone(raw) == expected
+
+
+def test_set_locale_stores_the_language_and_audits_a_change_only(app: Any) -> None:
+    user = make_user("ada@example.com", locale="en")
+
+    service.set_locale(user, "de")
+    service.set_locale(user, "de")
+    db.session.commit()
+
+    assert user.locale == "de"
+    audited = select(AuditEntry).where(AuditEntry.action == "account.locale_changed")
+    entries = db.session.scalars(audited).all()
+    assert [(entry.before, entry.after) for entry in entries] == [({"locale": "en"}, {"locale": "de"})]
+
+
+@pytest.mark.parametrize("locale", ["xx", "", "de_DE", "DE"])
+def test_set_locale_refuses_a_language_not_offered(app: Any, locale: str) -> None:
+    user = make_user("ada@example.com", locale="en")
+
+    with pytest.raises(Invalid) as raised:
+        service.set_locale(user, locale)
+
+    assert "locale" in raised.value.fields
+    assert user.locale == "en"
+
+
+def test_registering_an_unverified_address_again_replaces_password_and_sessions(app: Any) -> None:
+    user = make_user("ada@example.com", verified=False, name="Mallory", phone="+447700900123")
+    auth_id = user.auth_id
+
+    service.register_shopper("Ada", "ADA@example.com", "purple tractor umbrella sonnet")
+    db.session.commit()
+
+    assert (user.name, user.phone, user.email_verified_at) == ("Ada", None, None)
+    assert service.verify_password(user.password_hash, "purple tractor umbrella sonnet")
+    assert user.auth_id != auth_id
+
+
+def test_verifying_needs_the_password_the_link_was_sent_for(app: Any) -> None:
+    user = make_user("ada@example.com", verified=False)
+    token = make_verification_token(user)
+
+    with pytest.raises(Invalid) as raised:
+        service.verify_email(token, "not the password")
+    assert "password" in raised.value.fields
+    assert user.email_verified_at is None
+
+    auth_id = user.auth_id
+    verification = service.verify_email(token, PASSWORD)
+    assert verification.user is user and user.email_verified_at is not None
+    assert user.auth_id != auth_id and user.last_login_at is not None
+    with pytest.raises(InvalidLink):
+        service.user_for_verification_token(token)

@@ -132,7 +132,13 @@ def test_a_failed_lookup_grants_nothing(
     assert granted_order_ids(client) == frozenset()
 
 
-VOLATILE_HEADERS = {"Content-Security-Policy", "Set-Cookie", "X-RateLimit-Reset", "Retry-After"}
+VOLATILE_HEADERS = {
+    "Content-Security-Policy",
+    "Set-Cookie",
+    "X-RateLimit-Reset",
+    "Retry-After",
+    "X-Request-ID",
+}
 
 
 def _stable_headers(response: Any) -> list[tuple[str, str]]:
