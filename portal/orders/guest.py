@@ -16,11 +16,11 @@ from rq import Retry
 from sqlalchemy import func, select, update
 
 from portal import clock
+from portal.accounts.service import normalise_email
 from portal.errors import DomainError, NotFound
 from portal.extensions import db
 from portal.orders.guest_models import GuestLink
 from portal.orders.models import Order
-from portal.orders.service import normalise_email
 from portal.queue import enqueue_after_commit
 
 ORDER_NUMBER_MAX_LENGTH = 64  # Order.number

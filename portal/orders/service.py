@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from portal import audit, clock
 from portal.accounts.models import User
+from portal.accounts.service import normalise_email
 from portal.audit import Actor
 from portal.errors import Conflict, Invalid, NotFound
 from portal.extensions import db
@@ -96,10 +97,6 @@ class IngestResult:
     duplicates: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
     known_tracking_numbers: set[str] = field(default_factory=set)
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def get_order(number: str) -> Order:
