@@ -2,18 +2,57 @@
 
 python worker.py            # until SIGTERM/SIGINT; the current job is finished first
 python worker.py --burst    # work until the queues are empty, then exit
+
+Every MESSAGE_DISPATCH_INTERVAL_SECONDS (a minute) a thread does the periodic work of the queues this worker
+serves: it queues the message dispatcher as a job with a fixed id (so however many workers run, one dispatch
+waits or runs at a time), and re-queues due webhook attempts whose job was lost. (RQ's CronScheduler is not
+used: it wants the main thread for its signal handlers, i.e. a process of its own, and cannot give its jobs an
+id.) The database rows are the truth, so a tick lost to a restart or a Redis outage only delays the work.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import threading
+from collections.abc import Callable
 
+from flask import Flask
 from rq import Worker
 
 from portal import create_app
 from portal.extensions import db
 from portal.queue import QUEUE_NAMES, get_queue, redis_connection
+
+log = logging.getLogger("portal.worker")
+
+
+def periodic_tasks(queues: list[str]) -> list[Callable[[], object]]:
+    """The periodic work that belongs to the queues a worker serves."""
+    from portal.messaging.tasks import queue_dispatch
+    from portal.webhooks.tasks import sweep_due_webhooks
+
+    tasks: list[Callable[[], object]] = []
+    if "messages" in queues:
+        tasks.append(queue_dispatch)
+    if "webhooks" in queues:
+        tasks.append(sweep_due_webhooks)
+    return tasks
+
+
+def _run_periodically(app: Flask, tasks: list[Callable[[], object]], stop: threading.Event) -> None:
+    interval = int(app.config["MESSAGE_DISPATCH_INTERVAL_SECONDS"])
+    while not stop.is_set():
+        for task in tasks:
+            with app.app_context():
+                try:
+                    task()
+                except Exception:
+                    log.warning("periodic %s failed; trying again later", task.__name__, exc_info=True)
+                finally:
+                    db.session.remove()
+        stop.wait(interval)
 
 
 def main() -> None:
@@ -34,7 +73,16 @@ def main() -> None:
             connection=redis_connection(),
             name=args.name,
         )
-        worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
+        stop = threading.Event()
+        tasks = periodic_tasks(args.queues)
+        if not args.burst and tasks:
+            threading.Thread(
+                target=_run_periodically, args=(app, tasks, stop), name="periodic", daemon=True
+            ).start()
+        try:
+            worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
+        finally:
+            stop.set()
 
 
 if __name__ == "__main__":

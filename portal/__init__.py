@@ -102,11 +102,15 @@ def _register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
     from portal.api.views import bp as api_bp
     from portal.main import bp as main_bp
+    from portal.messaging.views import bp as messaging_bp
     from portal.orders.guest_views import bp as guest_bp
+    from portal.orders.instruction_views import bp as instructions_bp
     from portal.orders.views import bp as orders_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(guest_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(instructions_bp)
+    app.register_blueprint(messaging_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -69,5 +69,32 @@ def seed_command(demo: bool) -> None:
     click.echo(f"  guest    order {DEMO_GUEST[0]} + {DEMO_GUEST[1]}")
 
 
+@portal_cli.command("dispatch")
+@click.option(
+    "--until",
+    "until",
+    default=None,
+    metavar="ISO-8601",
+    help="Queue what is due by this instant (with an offset) instead of now; guards judge each message as "
+    "of its due time.",
+)
+def dispatch_command(until: str | None) -> None:
+    """Queue a send job for every message due by now (or by --until) for the workers, and exit."""
+    from datetime import datetime
+
+    from portal.messaging.tasks import dispatch_due_messages
+
+    if until is not None:
+        try:
+            moment = datetime.fromisoformat(until)
+        except ValueError:
+            raise click.BadParameter("use an ISO-8601 instant, e.g. 2026-10-12T09:00:00+02:00") from None
+        if moment.tzinfo is None:
+            raise click.BadParameter("give the instant with its UTC offset, e.g. +02:00 or Z")
+        until = moment.isoformat()
+    queued = dispatch_due_messages(until)
+    click.echo(f"{queued} message(s) queued")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(portal_cli)

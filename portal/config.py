@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,30 @@ def _int(value: str, name: str) -> int:
         return int(value)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _clock_time(value: str, name: str) -> time:
+    try:
+        return time.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a time of day such as 06:00, not {value!r}") from None
+
+
+def _date_list(value: str, name: str) -> tuple[date, ...]:
+    try:
+        return tuple(sorted(date.fromisoformat(part.strip()) for part in value.split(",") if part.strip()))
+    except ValueError:
+        raise ConfigError(f"{name} must be ISO dates separated by commas, e.g. 2026-12-25") from None
+
+
+def _seconds_list(value: str, name: str) -> tuple[int, ...]:
+    try:
+        delays = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be whole numbers of seconds separated by commas") from None
+    if any(delay <= 0 for delay in delays):
+        raise ConfigError(f"{name} must hold positive numbers of seconds")
+    return delays
 
 
 # name -> (parser, default). A default of None means "not set".
@@ -76,6 +101,35 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "ACCOUNT_CHANGE_LIMIT": (str, "10 per 15 minutes"),
     "VERIFY_EMAIL_LINK_HOURS": (_int, 48),
     "PASSWORD_RESET_LINK_MINUTES": (_int, 30),
+    # The message sequence (portal.messaging): delays in days after delivery, ages and leases as named.
+    "MESSAGE_FOLLOWUP_DAYS": (_int, 2),
+    "MESSAGE_SURVEY_DAYS": (_int, 7),
+    "MESSAGE_STALE_HOURS": (_int, 36),
+    # SMS go out from/until these hours of the customer's local time; outside them they wait for the morning.
+    "SMS_SEND_FROM_HOUR": (_int, 9),
+    "SMS_SEND_UNTIL_HOUR": (_int, 20),
+    # Non-transactional messages (follow-up, survey) per customer in any 24 hours (0: no cap); more wait.
+    "MESSAGE_DAILY_CAP": (_int, 1),
+    "MESSAGE_MAX_ATTEMPTS": (_int, 6),
+    # Waits before the 2nd, 3rd, ... attempt after a failed send; the last one repeats.
+    "MESSAGE_RETRY_DELAYS": (_seconds_list, (60, 300, 1800, 7200, 21600)),
+    # A row left in `sending` this long (its worker died mid-send) is handed to the next dispatch.
+    "MESSAGE_SEND_LEASE_SECONDS": (_int, 600),
+    "MESSAGE_DISPATCH_BATCH": (_int, 1000),
+    "MESSAGE_DISPATCH_INTERVAL_SECONDS": (_int, 60),
+    # How long the (single-use) order link in a guest's message works.
+    "MESSAGE_GUEST_LINK_DAYS": (_int, 14),
+    # The SMS provider sends this as `Authorization: Bearer …` with inbound texts; unset turns the route off.
+    "SMS_INBOUND_SECRET": (str, None),
+    "SMS_TIMEOUT_SECONDS": (_int, 10),
+    # Delivery instructions: editable until this time (DEFAULT_TIMEZONE) on the expected delivery day; the
+    # preferred date is a business day from the earliest promised date to at most this many days later.
+    "DELIVERY_INSTRUCTIONS_CUTOFF": (_clock_time, time(6, 0)),
+    "DELIVERY_DATE_WINDOW_DAYS": (_int, 5),
+    "DELIVERY_HOLIDAYS": (_date_list, ()),
+    # Outgoing webhooks: seconds to wait for the shop's answer, and the delays between attempts.
+    "WEBHOOK_TIMEOUT_SECONDS": (_int, 10),
+    "WEBHOOK_RETRY_DELAYS": (_seconds_list, (60, 300, 1800, 7200, 43200)),
 }
 
 # Where each carrier shows a parcel to the public; {tracking_number} is filled in.
@@ -143,6 +197,7 @@ def load_settings(
     if settings["DEFAULT_LOCALE"] not in SUPPORTED_LOCALES:
         raise ConfigError(f"DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}")
     _check_timezone(settings["DEFAULT_TIMEZONE"])
+    _check_message_settings(settings)
 
     flask_config: dict[str, Any] = {
         **settings,
@@ -181,6 +236,15 @@ def _normalise_database_url(url: str) -> str:
     if url.startswith("postgresql://"):
         return "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
+
+
+def _check_message_settings(settings: dict[str, Any]) -> None:
+    if not 2 <= settings["MESSAGE_FOLLOWUP_DAYS"] <= 3:
+        raise ConfigError("MESSAGE_FOLLOWUP_DAYS must be 2 or 3")
+    if not 7 <= settings["MESSAGE_SURVEY_DAYS"] <= 10:
+        raise ConfigError("MESSAGE_SURVEY_DAYS must be between 7 and 10")
+    if not 0 <= settings["SMS_SEND_FROM_HOUR"] < settings["SMS_SEND_UNTIL_HOUR"] <= 24:
+        raise ConfigError("SMS_SEND_FROM_HOUR must come before SMS_SEND_UNTIL_HOUR (hours 0 to 24)")
 
 
 def _check_timezone(name: str) -> None:

@@ -14,15 +14,14 @@ from email.utils import formataddr, make_msgid, parseaddr
 from flask import current_app, render_template
 from flask_babel import force_locale
 
-from portal.config import SUPPORTED_LOCALES
+from portal.i18n import supported_locale
 
 log = logging.getLogger(__name__)
 
 
 def render_email(name: str, locale: str | None, **context: object) -> tuple[str, str, str]:
     """(subject, text body, HTML body) of the e-mail `name`, in `locale` (falling back to the default)."""
-    if locale not in SUPPORTED_LOCALES:
-        locale = current_app.config["DEFAULT_LOCALE"]
+    locale = supported_locale(locale) or current_app.config["DEFAULT_LOCALE"]
     with force_locale(locale):
         subject = render_template(f"email/{name}/subject.txt", **context)
         text = render_template(f"email/{name}/body.txt", **context)
@@ -31,15 +30,22 @@ def render_email(name: str, locale: str | None, **context: object) -> tuple[str,
 
 
 def build_message(
-    to: str, subject: str, text: str, html: str, headers: dict[str, str] | None = None
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    headers: dict[str, str] | None = None,
+    *,
+    message_id: str | None = None,
 ) -> EmailMessage:
+    """A multipart (text + HTML) message; `message_id` keeps the same Message-ID across retries."""
     config = current_app.config
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
     sender_domain = parseaddr(config["MAIL_FROM"])[1].rpartition("@")[2] or "localhost"
-    message["Message-ID"] = make_msgid(domain=sender_domain)
+    message["Message-ID"] = message_id or make_msgid(domain=sender_domain)
     for key, value in (headers or {}).items():
         message[key] = value
     message.set_content(text)

@@ -2,13 +2,19 @@
 
 from portal.accounts.models import ApiClient, User
 from portal.audit import AuditEntry
+from portal.messaging.models import Message, MessageSuppression
 from portal.orders.guest_models import GuestLink
+from portal.orders.instructions_models import DeliveryInstructionVersion
 from portal.orders.models import Order, OrderEvent, OrderItem, Shipment, ShipmentItem, TrackingEvent
+from portal.webhooks.models import WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "ApiClient",
     "AuditEntry",
+    "DeliveryInstructionVersion",
     "GuestLink",
+    "Message",
+    "MessageSuppression",
     "Order",
     "OrderEvent",
     "OrderItem",
@@ -16,4 +22,6 @@ __all__ = [
     "ShipmentItem",
     "TrackingEvent",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from portal.messaging import receivers as messaging_receivers
 from portal.orders import signals as order_signals
 
 log = logging.getLogger("portal.events")
@@ -21,4 +22,5 @@ def connect(app: Flask) -> None:
     if app.extensions.get("portal_signals_connected"):
         return
     order_signals.shipment_status_changed.connect(_log_shipment_status, weak=False)
+    messaging_receivers.connect()
     app.extensions["portal_signals_connected"] = True

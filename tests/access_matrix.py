@@ -20,6 +20,9 @@ class Route:
 ORDER_ROUTES = [
     Route("/orders/{number}"),
     Route("/orders/{number}/shipments/{tracking_number}", htmx=True),
+    Route("/orders/{number}/shipments/{tracking_number}/instructions"),
+    Route("/orders/{number}/shipments/{tracking_number}/instructions", htmx=True),
+    Route("/orders/{number}/shipments/{tracking_number}/instructions/edit", htmx=True),
 ]
 
 # viewer -> may see order X (owned by shopper A, looked up by guest X)

@@ -111,3 +111,18 @@ def test_rolling_back_a_savepoint_keeps_the_outer_transactions_jobs(app: Any) ->
     savepoint.rollback()
     db.session.commit()
     assert get_queue().job_ids == ["marker-outer"]
+
+
+def test_workers_run_the_periodic_work_of_their_queues() -> None:
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("worker_module", ROOT / "worker.py")
+    assert spec is not None and spec.loader is not None
+    worker_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker_module)
+    names = lambda queues: [task.__name__ for task in worker_module.periodic_tasks(queues)]  # noqa: E731
+    assert names(["default", "messages", "labels", "webhooks"]) == ["queue_dispatch", "sweep_due_webhooks"]
+    assert names(["webhooks"]) == ["sweep_due_webhooks"]
+    assert names(["labels"]) == []

@@ -245,6 +245,40 @@ TRACKING_EVENT_OUTPUT = {
     },
 }
 
+INSTRUCTIONS_OUTPUT = {
+    "type": ["object", "null"],
+    "description": "The current delivery instructions, access code included; null when none were given.",
+    "required": [
+        "version",
+        "updated_at",
+        "changed_by",
+        "safe_place",
+        "safe_place_details",
+        "neighbour",
+        "access_code",
+        "note",
+        "preferred_date",
+    ],
+    "properties": {
+        "version": {"type": "integer", "minimum": 1, "description": "Counts up with every change."},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "changed_by": {"type": "string", "enum": ["customer", "guest", "staff"]},
+        "safe_place": {
+            "type": ["string", "null"],
+            "enum": ["front_door", "back_door", "porch", "garage", "reception", "neighbour", "other", None],
+        },
+        "safe_place_details": {**NULLABLE_STRING, "description": "Where exactly, when safe_place is other."},
+        "neighbour": {
+            "type": ["object", "null"],
+            "required": ["name", "house_number"],
+            "properties": {"name": {"type": "string"}, "house_number": NULLABLE_STRING},
+        },
+        "access_code": NULLABLE_STRING,
+        "note": {**NULLABLE_STRING, "description": "Plain text; may hold line breaks."},
+        "preferred_date": {"type": ["string", "null"], "format": "date"},
+    },
+}
+
 SHIPMENT_OUTPUT = {
     "type": "object",
     "required": [
@@ -279,10 +313,7 @@ SHIPMENT_OUTPUT = {
         },
         "promised_delivery": WINDOW_OUTPUT,
         "predicted_delivery": WINDOW_OUTPUT,
-        "instructions": {
-            "type": ["object", "null"],
-            "description": "The current delivery instructions, or null when none were given.",
-        },
+        "instructions": INSTRUCTIONS_OUTPUT,
         "tracking_events": {"type": "array", "items": TRACKING_EVENT_OUTPUT},
     },
 }
@@ -365,9 +396,19 @@ ORDER_OUTPUT = {
                 "required": ["step", "channel", "status", "due_at", "sent_at"],
                 "properties": {
                     "step": {"type": "string"},
-                    "channel": {"type": "string"},
-                    "status": {"type": "string"},
-                    "due_at": {"type": "string", "format": "date-time"},
+                    "channel": {"type": "string", "enum": ["email", "sms"]},
+                    "status": {
+                        "type": "string",
+                        "enum": ["scheduled", "sending", "sent", "skipped", "failed"],
+                    },
+                    "reason": {**NULLABLE_STRING, "description": "Why it was skipped, or the last error."},
+                    "tracking_number": {**NULLABLE_STRING, "description": "The parcel, for parcel steps."},
+                    "attempts": {"type": "integer", "minimum": 0},
+                    "due_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "When it is (or was) due; deferrals and retries move it.",
+                    },
                     "sent_at": NULLABLE_DATE_TIME,
                 },
             },

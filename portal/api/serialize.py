@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from babel.numbers import get_currency_precision
 
+from portal.messaging.models import Message
+from portal.messaging.service import messages_of_order
+from portal.orders import instructions
+from portal.orders.instructions_models import DeliveryInstructionVersion
 from portal.orders.models import Order, Shipment, TrackingEvent
 
 
@@ -46,7 +51,15 @@ def tracking_event(event: TrackingEvent) -> dict[str, Any]:
     }
 
 
-def shipment(item: Shipment, sku_by_item_id: dict[int, str]) -> dict[str, Any]:
+def shipment(
+    item: Shipment,
+    sku_by_item_id: dict[int, str],
+    current_instructions: Mapping[int, DeliveryInstructionVersion] | None = None,
+) -> dict[str, Any]:
+    """`current_instructions` (shipment id -> version) saves a query per shipment when serialising many."""
+    if current_instructions is None:
+        current_instructions = instructions.current_versions([item.id])
+    version = current_instructions.get(item.id)
     return {
         "tracking_number": item.tracking_number,
         "carrier": item.carrier,
@@ -60,13 +73,14 @@ def shipment(item: Shipment, sku_by_item_id: dict[int, str]) -> dict[str, Any]:
         ],
         "promised_delivery": window(item.promised_earliest, item.promised_latest),
         "predicted_delivery": window(item.predicted_earliest, item.predicted_latest),
-        "instructions": None,
+        "instructions": instructions.instructions_payload(version) if version is not None else None,
         "tracking_events": [tracking_event(event) for event in reversed(item.events)],
     }
 
 
 def order(item: Order) -> dict[str, Any]:
     sku_by_item_id = {line.id: line.sku for line in item.items}
+    current_instructions = instructions.current_versions(s.id for s in item.shipments)
     return {
         "number": item.number,
         "email": item.email,
@@ -99,8 +113,21 @@ def order(item: Order) -> dict[str, Any]:
             for line in item.items
         ],
         "events": [{"type": event.type, "occurred_at": iso(event.occurred_at)} for event in item.events],
-        "shipments": [shipment(s, sku_by_item_id) for s in item.shipments],
-        # Filled by the returns and messaging areas as they land.
+        "shipments": [shipment(s, sku_by_item_id, current_instructions) for s in item.shipments],
+        # Filled by the returns area as it lands.
         "returns": [],
-        "messages": [],
+        "messages": [message(m) for m in messages_of_order(item.id)],
+    }
+
+
+def message(item: Message) -> dict[str, Any]:
+    return {
+        "step": item.step,
+        "channel": item.channel,
+        "status": item.status,
+        "reason": item.skip_reason or (item.last_error if item.status == "failed" else None),
+        "tracking_number": item.shipment.tracking_number if item.shipment is not None else None,
+        "attempts": item.attempts,
+        "due_at": iso(item.due_at),
+        "sent_at": iso(item.sent_at),
     }

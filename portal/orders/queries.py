@@ -24,7 +24,10 @@ ORDER_LIST_OPTIONS: tuple[Any, ...] = (
 
 
 def count_orders_of_customer(customer_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == customer_id)) or 0
+    return (
+        db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == customer_id))
+        or 0
+    )
 
 
 def orders_of_customer(customer_id: int, page: int, per_page: int) -> list[Order]:

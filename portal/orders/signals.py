@@ -19,6 +19,10 @@ shipment_status_changed = _signals.signal("shipment-status-changed")
 # sender: the Shipment; kwargs: none. Sent when a shipment is first handed to the carrier (created via API).
 shipment_created = _signals.signal("shipment-created")
 
+# sender: the Shipment; kwargs: version (DeliveryInstructionVersion, just saved). The version holds the access
+# code: receivers that write to the customer (the confirmation e-mail) must leave it out.
+delivery_instructions_changed = _signals.signal("delivery-instructions-changed")
+
 ORDER_EVENT_SIGNALS = {
     "placed": order_placed,
     "paid": order_paid,

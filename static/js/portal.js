@@ -28,7 +28,22 @@
     if (document.visibilityState !== "visible" || typeof htmx === "undefined") return;
     lastRefresh = Date.now();
     document.querySelectorAll("[data-refresh-url]").forEach(function (card) {
-      htmx.ajax("GET", card.dataset.refreshUrl, { target: card, swap: "innerHTML" });
+      // An inline form inside the card (delivery instructions) must not be replaced while it is open.
+      if (card.querySelector("[data-pause-refresh]") || card.contains(document.activeElement)) return;
+      fetch(card.dataset.refreshUrl, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+        .then(function (response) {
+          // An error (grant expired, service down) leaves the last good card in place.
+          return response.ok ? response.text() : null;
+        })
+        .then(function (html) {
+          if (html === null) return;
+          card.innerHTML = html;
+          htmx.process(card);
+          enableCopyButtons(card);
+          // A delivered or returned parcel will not change again: stop asking.
+          if (card.querySelector("[data-parcel-final]")) card.removeAttribute("data-refresh-url");
+        })
+        .catch(function () { /* offline for a moment: try again next time */ });
     });
   }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,3 +91,17 @@ def test_a_wrong_email_shows_the_generic_message(page: Any, order_in_transit: No
 def test_the_order_page_is_accessible(axe_page: Any, order_in_transit: None) -> None:
     look_up(axe_page)
     check_accessibility(axe_page)
+
+
+def test_the_card_stops_refreshing_once_delivered(
+    page: Any, api: Any, order_in_transit: None, fast_refresh: None
+) -> None:
+    look_up(page)
+    card = page.locator("#parcel-JJD5001")
+    api.post(
+        "/tracking-events",
+        json=event_body("g9", "delivered", "2026-10-12T11:00:00+02:00", tracking_number="JJD5001"),
+    )
+    expect(card.locator(".parcel__status")).to_contain_text("Delivered", timeout=10_000)
+    expect(card).not_to_have_attribute("data-refresh-url", re.compile(".*"), timeout=5_000)
+    assert_no_console_errors(page)

@@ -1,0 +1,82 @@
+"""Reactions to the orders area's signals: each writes the step's messages in the sender's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from portal import clock
+from portal.messaging.service import schedule_message
+from portal.orders import signals as order_signals
+from portal.orders.models import Order, Shipment, TrackingEvent
+
+# A shipment status and the step it starts. `in_transit` fires on the first in-transit scan only: the message
+# is unique per shipment, so later in-transit scans (after an exception, say) find it written already.
+_STATUS_STEPS = {
+    "in_transit": "in_transit",
+    "out_for_delivery": "out_for_delivery",
+    "delivered": "delivered",
+    "failed_attempt": "delivery_exception",
+    "exception": "delivery_exception",
+}
+
+
+def order_placed(order: Order, occurred_at: datetime, **_: Any) -> None:
+    schedule_message(order, "order_confirmation", event_at=occurred_at)
+
+
+def order_paid(order: Order, occurred_at: datetime, **_: Any) -> None:
+    schedule_message(order, "payment_confirmed", event_at=occurred_at)
+
+
+def order_fulfilled(order: Order, occurred_at: datetime, **_: Any) -> None:
+    schedule_message(order, "order_fulfilled", event_at=occurred_at)
+
+
+def shipment_created(shipment: Shipment, **_: Any) -> None:
+    event_at = shipment.shipped_at or clock.now()
+    schedule_message(shipment.order, "shipped", shipment=shipment, event_at=event_at)
+
+
+def shipment_status_changed(
+    shipment: Shipment, status: str, event: TrackingEvent | None = None, **_: Any
+) -> None:
+    step = _STATUS_STEPS.get(status)
+    if step is None:
+        return
+    event_at = event.occurred_at if event is not None else clock.now()
+    order = shipment.order
+    schedule_message(order, step, shipment=shipment, event_at=event_at)
+    if status == "delivered" and _fully_delivered(order):
+        delivered_at = max(s.delivered_at or event_at for s in order.shipments)
+        schedule_message(order, "post_delivery_followup", event_at=delivered_at)
+        schedule_message(order, "survey_invitation", event_at=delivered_at)
+
+
+def delivery_instructions_changed(shipment: Shipment, version: Any, **_: Any) -> None:
+    """Confirm each new version. The e-mail names no details: the version holds the access code, and the
+    order page shows the instructions to whoever may see them."""
+    schedule_message(
+        shipment.order, "delivery_instructions_changed", shipment=shipment, key=f"v{version.version}"
+    )
+
+
+def _fully_delivered(order: Order) -> bool:
+    """Every parcel delivered and nothing left to ship: the follow-ups are about the whole order."""
+    if not all(s.status == "delivered" for s in order.shipments):
+        return False
+    shipped: dict[int, int] = {}
+    for shipment in order.shipments:
+        for line in shipment.items:
+            shipped[line.order_item_id] = shipped.get(line.order_item_id, 0) + line.quantity
+    return all(shipped.get(item.id, 0) >= item.quantity for item in order.items)
+
+
+def connect() -> None:
+    """Subscribe to the orders area (idempotent: blinker keeps one connection per receiver)."""
+    order_signals.order_placed.connect(order_placed, weak=False)
+    order_signals.order_paid.connect(order_paid, weak=False)
+    order_signals.order_fulfilled.connect(order_fulfilled, weak=False)
+    order_signals.shipment_created.connect(shipment_created, weak=False)
+    order_signals.shipment_status_changed.connect(shipment_status_changed, weak=False)
+    order_signals.delivery_instructions_changed.connect(delivery_instructions_changed, weak=False)
