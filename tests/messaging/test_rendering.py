@@ -39,14 +39,14 @@ def normalised(text: str) -> str:
     return re.sub(r"/unsubscribe/\S+", "/unsubscribe/<token>", text)
 
 
-def every_step_rendered(api: Any) -> dict[str, rendering.EmailContent]:
+def every_step_rendered(api: Any, locale: str | None = None) -> dict[str, rendering.EmailContent]:
     """Walk one order through the whole sequence, rendering each e-mail when its event happens."""
     rendered: dict[str, rendering.EmailContent] = {}
 
     def render_new() -> None:
         for message in rows(channel="email"):
             if message.step not in rendered:
-                rendered[message.step] = render(message)
+                rendered[message.step] = render(message, locale)
 
     with clock.freeze(PLACED):
         make_shopper(timezone="Europe/Berlin")
@@ -76,12 +76,13 @@ def every_step_rendered(api: Any) -> dict[str, rendering.EmailContent]:
     return rendered
 
 
-def test_the_text_of_every_step_in_english(api: Any) -> None:
-    rendered = every_step_rendered(api)
+@pytest.mark.parametrize("locale", ["en", "de"])
+def test_the_text_of_every_step(api: Any, locale: str) -> None:
+    rendered = every_step_rendered(api, locale)
     assert set(rendered) == set(STEPS)
     update = os.environ.get("UPDATE_SNAPSHOTS") == "1"
     for step, content in sorted(rendered.items()):
-        snapshot = SNAPSHOTS / f"{step}.en.txt"
+        snapshot = SNAPSHOTS / f"{step}.{locale}.txt"
         actual = f"Subject: {content.subject}\n\n{normalised(content.text)}"
         if update:
             SNAPSHOTS.mkdir(exist_ok=True)
