@@ -196,16 +196,9 @@ def test_health_check_reports_database_and_redis(client: FlaskClient) -> None:
 
 
 def test_status_macros_render_every_tracking_status(app: Flask) -> None:
-    statuses = [
-        "info_received",
-        "in_transit",
-        "out_for_delivery",
-        "failed_attempt",
-        "available_for_pickup",
-        "delivered",
-        "exception",
-        "returned_to_sender",
-    ]
+    from portal.orders.models import TRACKING_STATUSES
+
+    statuses = list(TRACKING_STATUSES)
     events = [
         SimpleNamespace(
             status=status,
