@@ -343,3 +343,18 @@ def test_who_may_save(client: Any, api: Any, viewer: str, status: int) -> None:
     become(viewer, client, owner)
     assert post_instructions(client, safe_place="porch").status_code == status
     assert saved_versions() == (1 if status == 303 else 0)
+
+
+def test_a_parcel_past_the_cut_off_says_why_on_the_order_page(client: Any, api: Any) -> None:
+    from tests.factories import event_body
+    from tests.orders.test_views import grant, make_order, page
+
+    make_order(api, "7001", events=0)
+    api.post(
+        "/tracking-events",
+        json=event_body("ofd", "out_for_delivery", "2026-10-13T07:00:00+02:00", tracking_number="T7001"),
+    )
+    grant(client, "7001")
+    card = page(client.get("/orders/7001")).select_one("#parcel-T7001")
+    closed = card.select_one(".instructions__closed")
+    assert closed is not None and closed.text.strip()
