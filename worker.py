@@ -31,6 +31,7 @@ log = logging.getLogger("portal.worker")
 def periodic_tasks(queues: list[str]) -> list[Callable[[], object]]:
     """The periodic work that belongs to the queues a worker serves."""
     from portal.messaging.tasks import queue_dispatch
+    from portal.orders.predictions import queue_refresh_predictions
     from portal.webhooks.tasks import sweep_due_webhooks
 
     tasks: list[Callable[[], object]] = []
@@ -38,6 +39,8 @@ def periodic_tasks(queues: list[str]) -> list[Callable[[], object]]:
         tasks.append(queue_dispatch)
     if "webhooks" in queues:
         tasks.append(sweep_due_webhooks)
+    if "default" in queues:
+        tasks.append(queue_refresh_predictions)
     return tasks
 
 

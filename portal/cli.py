@@ -96,5 +96,15 @@ def dispatch_command(until: str | None) -> None:
     click.echo(f"{queued} message(s) queued")
 
 
+@portal_cli.command("refresh-predictions")
+def refresh_predictions_command() -> None:
+    """Rebuild the transit-time model and re-check parcels at risk (the worker does this periodically)."""
+    from portal.orders.predictions import refresh_predictions
+
+    summary = refresh_predictions()
+    db.session.commit()
+    click.echo(summary)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(portal_cli)

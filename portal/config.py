@@ -127,6 +127,15 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "DELIVERY_INSTRUCTIONS_CUTOFF": (_clock_time, time(6, 0)),
     "DELIVERY_DATE_WINDOW_DAYS": (_int, 5),
     "DELIVERY_HOLIDAYS": (_date_list, ()),
+    # Predictive delivery (portal.orders.predictions): deliveries of the last N days make the model; a lane
+    # needs this many parcels before it is used (else the next coarser lane); a parcel is stalled after at
+    # least this many hours without news; the area of a lane is this many leading postal-code characters
+    # (0: none); the worker refreshes the model and the risks every N minutes.
+    "PREDICTION_WINDOW_DAYS": (_int, 180),
+    "PREDICTION_MIN_PARCELS": (_int, 30),
+    "PREDICTION_STALL_FLOOR_HOURS": (_int, 48),
+    "PREDICTION_POSTAL_PREFIX": (_int, 2),
+    "PREDICTION_REFRESH_MINUTES": (_int, 60),
     # Outgoing webhooks: seconds to wait for the shop's answer, and the delays between attempts.
     "WEBHOOK_TIMEOUT_SECONDS": (_int, 10),
     "WEBHOOK_RETRY_DELAYS": (_seconds_list, (60, 300, 1800, 7200, 43200)),

@@ -6,6 +6,7 @@ from portal.messaging.models import Message, MessageSuppression
 from portal.orders.guest_models import GuestLink
 from portal.orders.instructions_models import DeliveryInstructionVersion
 from portal.orders.models import Order, OrderEvent, OrderItem, Shipment, ShipmentItem, TrackingEvent
+from portal.orders.prediction_models import LaneStatistic, ShipmentRisk
 from portal.webhooks.models import WebhookAttempt, WebhookDelivery
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "AuditEntry",
     "DeliveryInstructionVersion",
     "GuestLink",
+    "LaneStatistic",
     "Message",
     "MessageSuppression",
     "Order",
@@ -20,6 +22,7 @@ __all__ = [
     "OrderItem",
     "Shipment",
     "ShipmentItem",
+    "ShipmentRisk",
     "TrackingEvent",
     "User",
     "WebhookAttempt",

@@ -123,6 +123,10 @@ def test_workers_run_the_periodic_work_of_their_queues() -> None:
     worker_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(worker_module)
     names = lambda queues: [task.__name__ for task in worker_module.periodic_tasks(queues)]  # noqa: E731
-    assert names(["default", "messages", "labels", "webhooks"]) == ["queue_dispatch", "sweep_due_webhooks"]
+    assert names(["default", "messages", "labels", "webhooks"]) == [
+        "queue_dispatch",
+        "sweep_due_webhooks",
+        "queue_refresh_predictions",
+    ]
     assert names(["webhooks"]) == ["sweep_due_webhooks"]
     assert names(["labels"]) == []

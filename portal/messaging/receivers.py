@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
 from portal import clock
-from portal.messaging.service import schedule_message
+from portal.i18n import supported_locale
+from portal.messaging.service import recipient_of, schedule_message
 from portal.orders import signals as order_signals
 from portal.orders.models import Order, Shipment, TrackingEvent
 
@@ -61,6 +65,23 @@ def delivery_instructions_changed(shipment: Shipment, version: Any, **_: Any) ->
     )
 
 
+def shipment_at_risk(shipment: Shipment, stalled: bool, **kwargs: Any) -> None:
+    """A parcel the predictions flag as stalled or late: one delivery_exception message saying what happens
+    next. It shares the step's per-parcel daily slot, so a carrier exception the same day is not doubled."""
+    with force_locale(supported_locale(recipient_of(shipment.order).locale)):
+        if stalled:
+            text = _(
+                "Your parcel has not moved for longer than usual. We have noticed and are checking with the "
+                "carrier; we will write again as soon as it moves. You do not need to do anything."
+            )
+        else:
+            text = _(
+                "Your parcel is running later than we promised. It is still on its way; we are keeping an "
+                "eye on it and will let you know if anything changes. You do not need to do anything."
+            )
+    schedule_message(shipment.order, "delivery_exception", shipment=shipment, context={"explanation": text})
+
+
 def _fully_delivered(order: Order) -> bool:
     """Every parcel delivered and nothing left to ship: the follow-ups are about the whole order."""
     if not all(s.status == "delivered" for s in order.shipments):
@@ -80,3 +101,4 @@ def connect() -> None:
     order_signals.shipment_created.connect(shipment_created, weak=False)
     order_signals.shipment_status_changed.connect(shipment_status_changed, weak=False)
     order_signals.delivery_instructions_changed.connect(delivery_instructions_changed, weak=False)
+    order_signals.shipment_at_risk.connect(shipment_at_risk, weak=False)

@@ -37,6 +37,23 @@ EXPLANATIONS: dict[str, LazyString] = {
 
 FINAL_STATUSES = ("delivered", "returned_to_sender")
 
+# How sure our own predicted window is (from the number of parcels of the lane it came from).
+CONFIDENCE_WORDS: dict[str, LazyString] = {
+    "high": _l("fairly sure"),
+    "medium": _l("a good guess"),
+    "low": _l("a rough guess"),
+}
+
+RISK_NOTICES: dict[str, LazyString] = {
+    "stalled": _l(
+        "This parcel has not moved for longer than usual. We have noticed and are checking with the carrier; "
+        "we will let you know as soon as it moves."
+    ),
+    "late": _l(
+        "This parcel is running later than promised. It is still on its way, and we are keeping an eye on it."
+    ),
+}
+
 
 @dataclass(frozen=True)
 class ItemView:
@@ -65,6 +82,10 @@ class ParcelView:
     events: list[TrackingEvent]
     items: list[tuple[str, str | None, int]]
     card_url: str
+    # Our own window from the shop's past deliveries (portal.orders.predictions), and how sure it is.
+    predicted_window: str | None = None
+    confidence: LazyString | None = None
+    risk_notice: LazyString | None = None
 
 
 @dataclass(frozen=True)
@@ -175,10 +196,25 @@ def _address_lines(order: Order, guest: bool) -> list[str]:
     return lines
 
 
+def _risk_notice(shipment: Shipment, is_live: bool) -> LazyString | None:
+    """The at-risk notice from the stored evaluation; a stall is over as soon as a newer event arrived."""
+    risk = getattr(shipment, "risk", None)
+    if risk is None or not is_live:
+        return None
+    if risk.stalled and shipment.last_event_at == risk.last_event_at:
+        return RISK_NOTICES["stalled"]
+    if risk.late:
+        return RISK_NOTICES["late"]
+    return None
+
+
 def present_parcel(
     order: Order, shipment: Shipment, position: int, items_by_id: dict[int, OrderItem]
 ) -> ParcelView:
     status = shipment.status
+    is_live = status not in FINAL_STATUSES and order.status != "cancelled"
+    risk = getattr(shipment, "risk", None)
+    predicted = describe_window(shipment.predicted_earliest, shipment.predicted_latest) if is_live else None
     return ParcelView(
         position=position,
         tracking_number=shipment.tracking_number,
@@ -187,7 +223,7 @@ def present_parcel(
         service=shipment.service,
         carrier_url=carrier_url(shipment.carrier, shipment.tracking_number),
         status=status,
-        is_live=status not in FINAL_STATUSES and order.status != "cancelled",
+        is_live=is_live,
         delivered_at=shipment.delivered_at,
         promised_window=describe_window(shipment.promised_earliest, shipment.promised_latest),
         explanation=EXPLANATIONS.get(status or ""),
@@ -196,6 +232,9 @@ def present_parcel(
         card_url=url_for(
             "orders.shipment_card", number=order.number, tracking_number=shipment.tracking_number
         ),
+        predicted_window=predicted,
+        confidence=CONFIDENCE_WORDS.get(risk.confidence or "") if predicted and risk is not None else None,
+        risk_notice=_risk_notice(shipment, is_live),
     )
 
 

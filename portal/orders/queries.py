@@ -9,12 +9,15 @@ from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
 from portal.orders.models import Order, Shipment
+from portal.orders.prediction_models import SHIPMENT_RISK
 
-# Everything the order page shows, in five statements (order, items, shipments, their items, their events).
+# Everything the order page shows, in five statements (order, items, shipments with their predicted risk
+# joined, their items, their events).
 ORDER_PAGE_OPTIONS: tuple[Any, ...] = (
     selectinload(Order.items),
     selectinload(Order.shipments).selectinload(Shipment.items),
     selectinload(Order.shipments).selectinload(Shipment.events),
+    selectinload(Order.shipments).joinedload(SHIPMENT_RISK),
 )
 
 ORDER_LIST_OPTIONS: tuple[Any, ...] = (

@@ -29,3 +29,7 @@ ORDER_EVENT_SIGNALS = {
     "fulfilled": order_fulfilled,
     "cancelled": order_cancelled,
 }
+
+# sender: the Shipment; kwargs: stalled (bool: no news for too long; otherwise running late). Sent once per
+# parcel when the prediction job first flags it; messaging tells the customer.
+shipment_at_risk = _signals.signal("shipment-at-risk")
