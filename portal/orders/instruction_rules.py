@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
+from portal.orders import calendar
+from portal.orders.calendar import holidays_from
 from portal.orders.instructions_models import DeliveryInstructionVersion
 from portal.orders.models import Shipment
 
@@ -44,13 +46,10 @@ class InstructionRules:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> InstructionRules:
         cutoff = config["DELIVERY_INSTRUCTIONS_CUTOFF"]
-        holidays = config["DELIVERY_HOLIDAYS"]
-        if isinstance(holidays, str):  # as written in the environment, passed through a test's config dict
-            holidays = [part.strip() for part in holidays.split(",") if part.strip()]
         return cls(
             cutoff=time.fromisoformat(cutoff) if isinstance(cutoff, str) else cutoff,
             window_days=int(config["DELIVERY_DATE_WINDOW_DAYS"]),
-            holidays=frozenset(date.fromisoformat(d) if isinstance(d, str) else d for d in holidays),
+            holidays=holidays_from(config["DELIVERY_HOLIDAYS"]),
             timezone=ZoneInfo(config["DEFAULT_TIMEZONE"]),
         )
 
@@ -74,7 +73,7 @@ def _cutoff_on(day: date, rules: InstructionRules) -> datetime:
 
 
 def is_business_day(day: date, rules: InstructionRules) -> bool:
-    return day.weekday() < 5 and day not in rules.holidays
+    return calendar.is_business_day(day, rules.holidays)
 
 
 def allowed_delivery_dates(shipment: Shipment, rules: InstructionRules, now: datetime) -> tuple[date, ...]:

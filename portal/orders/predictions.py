@@ -34,6 +34,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal import clock
 from portal.extensions import db
 from portal.orders import signals
+from portal.orders.calendar import add_business_days, business_days_between, holidays_from, next_business_day
 from portal.orders.models import Order, Shipment, TrackingEvent
 from portal.orders.prediction_models import ANY, SHIPMENT_RISK, LaneStatistic, ShipmentRisk
 
@@ -46,48 +47,6 @@ _CHUNK = 500
 _WINDOW_OPENS, _WINDOW_CLOSES = time(8, 0), time(20, 0)
 
 LaneKey = tuple[str, str, str, str]
-
-
-# --- business days ------------------------------------------------------------------------------------------
-
-
-def is_business_day(day: date, holidays: Iterable[date] = ()) -> bool:
-    return day.weekday() < 5 and day not in holidays
-
-
-def next_business_day(day: date, holidays: Iterable[date] = ()) -> date:
-    """`day` itself if it is a business day, else the first one after it."""
-    holidays = frozenset(holidays)
-    while not is_business_day(day, holidays):
-        day += timedelta(days=1)
-    return day
-
-
-def add_business_days(start: date, days: int, holidays: Iterable[date] = ()) -> date:
-    """The business day `days` business days after `start` (0: `start` or the next business day)."""
-    holidays = frozenset(holidays)
-    if days <= 0:
-        return next_business_day(start, holidays)
-    day = start
-    for _step in range(days):
-        day = next_business_day(day + timedelta(days=1), holidays)
-    return day
-
-
-def business_days_between(start: date, end: date, holidays: Iterable[date] = ()) -> int:
-    """Business days after `start` up to and including `end` (Friday → Monday is 1; same day is 0)."""
-    holidays = frozenset(holidays)
-    if end <= start:
-        return 0
-    full_weeks, rest = divmod((end - start).days, 7)
-    count = full_weeks * 5
-    day = start
-    for _step in range(rest):
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            count += 1
-    count -= sum(1 for holiday in holidays if start < holiday <= end and holiday.weekday() < 5)
-    return count
 
 
 def percentile(counts: Counter[int], share: float) -> int:
@@ -124,7 +83,7 @@ class Settings:
             min_parcels=max(1, int(config["PREDICTION_MIN_PARCELS"])),
             stall_floor_hours=int(config["PREDICTION_STALL_FLOOR_HOURS"]),
             postal_prefix=max(0, int(config["PREDICTION_POSTAL_PREFIX"])),
-            holidays=frozenset(config["DELIVERY_HOLIDAYS"]),
+            holidays=holidays_from(config["DELIVERY_HOLIDAYS"]),
             zone=ZoneInfo(config["DEFAULT_TIMEZONE"]),
         )
 

@@ -16,16 +16,10 @@ from sqlalchemy import func, select
 from portal import clock
 from portal.extensions import db
 from portal.messaging.models import Message
+from portal.orders.calendar import add_business_days, business_days_between, next_business_day
 from portal.orders.models import Order, Shipment, TrackingEvent
 from portal.orders.prediction_models import LaneStatistic, ShipmentRisk
-from portal.orders.predictions import (
-    add_business_days,
-    business_days_between,
-    next_business_day,
-    percentile,
-    queue_refresh_predictions,
-    refresh_predictions,
-)
+from portal.orders.predictions import percentile, queue_refresh_predictions, refresh_predictions
 from tests.factories import order_body, shipment_body
 
 # Monday 23 November 2026, 10:00 (the tests' DEFAULT_TIMEZONE is Europe/London, UTC in winter).
