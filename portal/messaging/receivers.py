@@ -13,6 +13,7 @@ from portal.i18n import supported_locale
 from portal.messaging.service import recipient_of, schedule_message
 from portal.orders import signals as order_signals
 from portal.orders.models import Order, Shipment, TrackingEvent
+from portal.orders.service import shipped_quantities
 
 # A shipment status and the step it starts. `in_transit` fires on the first in-transit scan only: the message
 # is unique per shipment, so later in-transit scans (after an exception, say) find it written already.
@@ -86,10 +87,7 @@ def _fully_delivered(order: Order) -> bool:
     """Every parcel delivered and nothing left to ship: the follow-ups are about the whole order."""
     if not all(s.status == "delivered" for s in order.shipments):
         return False
-    shipped: dict[int, int] = {}
-    for shipment in order.shipments:
-        for line in shipment.items:
-            shipped[line.order_item_id] = shipped.get(line.order_item_id, 0) + line.quantity
+    shipped = shipped_quantities(order)
     return all(shipped.get(item.id, 0) >= item.quantity for item in order.items)
 
 

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from portal.orders.models import Order, OrderItem, Shipment, TrackingEvent
+from portal.orders.service import shipped_quantities
 
 # What an unusual status means for the customer and what happens next.
 EXPLANATIONS: dict[str, LazyString] = {
@@ -240,10 +241,7 @@ def present_parcel(
 
 def present_order(order: Order, guest: bool) -> OrderView:
     items_by_id = {item.id: item for item in order.items}
-    shipped: dict[int, int] = {}
-    for shipment in order.shipments:
-        for line in shipment.items:
-            shipped[line.order_item_id] = shipped.get(line.order_item_id, 0) + line.quantity
+    shipped = shipped_quantities(order)
     unshipped = [
         (item.name, item.variant, item.quantity - shipped.get(item.id, 0))
         for item in order.items

@@ -180,7 +180,7 @@ def _replace_items(order: Order, items: Sequence[ItemData]) -> None:
         raise Invalid(
             "Each SKU may appear once per order.", fields={"items": f"SKU {duplicate!r} appears twice."}
         )
-    shipped = _shipped_quantities(order) if order.id else {}
+    shipped = shipped_quantities(order) if order.id else {}
     existing = {item.sku: item for item in order.items}
     wanted = {item.sku for item in items}
     for sku, item in existing.items():
@@ -209,7 +209,8 @@ def _replace_items(order: Order, items: Sequence[ItemData]) -> None:
         item.image_url = data.image_url
 
 
-def _shipped_quantities(order: Order, excluding_shipment: Shipment | None = None) -> dict[int, int]:
+def shipped_quantities(order: Order, excluding_shipment: Shipment | None = None) -> dict[int, int]:
+    """How many of each order item (by id) its shipments carry."""
     totals: dict[int, int] = {}
     for shipment in order.shipments:
         if shipment is excluding_shipment:
@@ -330,7 +331,7 @@ def _shipment_lines(
     order: Order, wanted: Sequence[tuple[str, int]], shipment: Shipment | None
 ) -> dict[int, int]:
     by_sku = {item.sku: item for item in order.items}
-    shipped_elsewhere = _shipped_quantities(order, excluding_shipment=shipment)
+    shipped_elsewhere = shipped_quantities(order, excluding_shipment=shipment)
     lines: dict[int, int] = {}
     errors: dict[str, str] = {}
     for index, (sku, quantity) in enumerate(wanted):
