@@ -37,14 +37,17 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here). Installed once,
-# as root or through sudo; skipped when /usr/bin/chromium is already there, so a repeated `make test` stays fast.
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here); the label tests read
+# PDFs back with poppler's pdftoppm and zbar's zbarimg; the benchmark drives pages with wrk. Installed once, as root
+# or through sudo; skipped when every tool is already there, so a repeated `make test` stays fast.
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/pdftoppm /usr/bin/zbarimg /usr/bin/wrk
 browsers:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@missing=; for tool in $(SYSTEM_TOOLS); do [ -x $$tool ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" -eq 0 ]; then as_root=; else as_root=sudo; fi; \
 	  $$as_root apt-get update && \
-	  $$as_root env DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y --no-install-recommends chromium fonts-dejavu-core; \
+	  $$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    chromium fonts-dejavu-core poppler-utils zbar-tools wrk; \
 	fi
 
 test: setup browsers lint

@@ -101,11 +101,15 @@ def _register_blueprints(app: Flask) -> None:
     app.url_map.converters["ref"] = ReferenceConverter
     from portal.accounts.views import bp as accounts_bp
     from portal.api.views import bp as api_bp
+    from portal.backoffice.views import bp as backoffice_bp
+    from portal.loyalty.views import bp as loyalty_bp
     from portal.main import bp as main_bp
     from portal.messaging.views import bp as messaging_bp
     from portal.orders.guest_views import bp as guest_bp
     from portal.orders.instruction_views import bp as instructions_bp
     from portal.orders.views import bp as orders_bp
+    from portal.returns.views import bp as returns_bp
+    from portal.surveys.views import bp as surveys_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -113,4 +117,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(instructions_bp)
     app.register_blueprint(messaging_bp)
+    app.register_blueprint(returns_bp)
+    app.register_blueprint(loyalty_bp)
+    app.register_blueprint(surveys_bp)
+    app.register_blueprint(backoffice_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

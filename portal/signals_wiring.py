@@ -7,8 +7,12 @@ from typing import Any
 
 from flask import Flask
 
+from portal.backoffice import receivers as backoffice_receivers
+from portal.loyalty import receivers as loyalty_receivers
 from portal.messaging import receivers as messaging_receivers
 from portal.orders import signals as order_signals
+from portal.returns import receivers as returns_receivers
+from portal.surveys import receivers as surveys_receivers
 
 log = logging.getLogger("portal.events")
 
@@ -23,4 +27,8 @@ def connect(app: Flask) -> None:
         return
     order_signals.shipment_status_changed.connect(_log_shipment_status, weak=False)
     messaging_receivers.connect()
+    returns_receivers.connect()
+    loyalty_receivers.connect()
+    surveys_receivers.connect()
+    backoffice_receivers.connect()
     app.extensions["portal_signals_connected"] = True

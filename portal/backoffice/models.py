@@ -1,0 +1,1 @@
+"""The backoffice area's tables."""

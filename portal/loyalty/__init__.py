@@ -1,0 +1,1 @@
+"""Loyalty: an append-only points ledger, earning rules, tiers, expiry, clawback and redemption."""

@@ -1,0 +1,1 @@
+"""Returns: eligibility, return requests and their rules, resolutions, and the label PDF."""

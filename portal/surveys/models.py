@@ -1,0 +1,1 @@
+"""The surveys area's tables."""
