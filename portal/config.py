@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from datetime import date, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,20 @@ def _seconds_list(value: str, name: str) -> tuple[int, ...]:
     if any(delay <= 0 for delay in delays):
         raise ConfigError(f"{name} must hold positive numbers of seconds")
     return delays
+
+
+def _json(value: str, name: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be JSON") from None
+
+
+def _decimal(value: str, name: str) -> Decimal:
+    try:
+        return Decimal(value.strip())
+    except ArithmeticError:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
 
 
 # name -> (parser, default). A default of None means "not set".
@@ -139,6 +155,65 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     # Outgoing webhooks: seconds to wait for the shop's answer, and the delays between attempts.
     "WEBHOOK_TIMEOUT_SECONDS": (_int, 10),
     "WEBHOOK_RETRY_DELAYS": (_seconds_list, (60, 300, 1800, 7200, 43200)),
+    # Shop settings: admins may override these in the back-office; read them with shop_settings.get.
+    "BRAND_ACCENT_COLOR": (str, "#1f5f8b"),
+    # Where return parcels go (lines separated by newlines), printed on every label.
+    "RETURNS_ADDRESS": (str, "Doorstep Demo Shop Returns\nUnit 4, Riverside Park\nLeeds LS10 1AB\nGB"),
+    # Days after delivery during which an item may be returned (also when loyalty points become available).
+    "RETURN_WINDOW_DAYS": (_int, 30),
+    # Reason codes: code, English label, whether a comment is required, whether staff must inspect first.
+    "RETURN_REASONS": (
+        _json,
+        [
+            {"code": "too_small", "label": "Too small", "comment_required": False, "needs_review": False},
+            {"code": "too_large", "label": "Too large", "comment_required": False, "needs_review": False},
+            {
+                "code": "not_as_described",
+                "label": "Not as described",
+                "comment_required": True,
+                "needs_review": True,
+            },
+            {"code": "damaged", "label": "Arrived damaged", "comment_required": True, "needs_review": True},
+            {
+                "code": "wrong_item",
+                "label": "Wrong item sent",
+                "comment_required": False,
+                "needs_review": True,
+            },
+            {
+                "code": "changed_mind",
+                "label": "Changed my mind",
+                "comment_required": False,
+                "needs_review": False,
+            },
+            {"code": "other", "label": "Other", "comment_required": True, "needs_review": True},
+        ],
+    ),
+    # Auto-approval: within the window, an order worth at most this much, reasons that need no review.
+    "RETURN_AUTO_APPROVE_MAX_ORDER_VALUE": (_decimal, Decimal("250")),
+    # Store credit instead of a refund earns this bonus, in percent of the refunded value.
+    "STORE_CREDIT_BONUS_PERCENT": (_int, 10),
+    # Loyalty: points per whole unit of currency spent, tiers by qualifying spend over the trailing 12 months
+    # (with a points multiplier each), bonuses, expiry and redemption (points -> store credit value).
+    "LOYALTY_POINTS_PER_UNIT": (_int, 1),
+    "LOYALTY_TIERS": (
+        _json,
+        [
+            {"name": "Bronze", "min_spend": "0", "multiplier": "1"},
+            {"name": "Silver", "min_spend": "250", "multiplier": "1.25"},
+            {"name": "Gold", "min_spend": "750", "multiplier": "1.5"},
+        ],
+    ),
+    "LOYALTY_SURVEY_BONUS": (_int, 50),
+    "LOYALTY_FIRST_ORDER_BONUS": (_int, 100),
+    "LOYALTY_BIRTHDAY_BONUS": (_int, 200),
+    "LOYALTY_EXPIRY_MONTHS": (_int, 12),
+    "LOYALTY_REDEMPTIONS": (_json, [{"points": 500, "value": "5"}, {"points": 1000, "value": "12"}]),
+    # Surveys: which questions are asked ("nps", "csat"), how long an invitation works, and at most one
+    # invitation per customer in this many days.
+    "SURVEY_QUESTIONS": (_json, ["nps", "csat"]),
+    "SURVEY_INVITATION_DAYS": (_int, 30),
+    "SURVEY_THROTTLE_DAYS": (_int, 30),
 }
 
 # Where each carrier shows a parcel to the public; {tracking_number} is filled in.
