@@ -226,7 +226,7 @@ CARRIER_TRACKING_URLS = {
     "fedex": "https://www.fedex.com/fedextrack/?trknbr={tracking_number}",
 }
 
-SUPPORTED_LOCALES = ("en", "de")
+SUPPORTED_LOCALES = ("en", "de", "fr", "es")
 
 
 def load_settings(

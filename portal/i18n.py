@@ -18,7 +18,7 @@ from portal.config import SUPPORTED_LOCALES
 log = logging.getLogger(__name__)
 
 # Each language is named in itself, so a reader finds their own language whatever the page is in.
-LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
+LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
 
 
 def _signed_in_preference(attribute: str) -> str | None:
