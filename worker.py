@@ -5,7 +5,8 @@ python worker.py --burst    # work until the queues are empty, then exit
 
 Every MESSAGE_DISPATCH_INTERVAL_SECONDS (a minute) a thread does the periodic work of the queues this worker
 serves: it queues the message dispatcher as a job with a fixed id (so however many workers run, one dispatch
-waits or runs at a time), and re-queues due webhook attempts whose job was lost. (RQ's CronScheduler is not
+waits or runs at a time), re-queues due webhook attempts whose job was lost, and queues the next attempt of
+return labels whose job was lost or whose worker died mid-render. (RQ's CronScheduler is not
 used: it wants the main thread for its signal handlers, i.e. a process of its own, and cannot give its jobs an
 id.) The database rows are the truth, so a tick lost to a restart or a Redis outage only delays the work.
 """
@@ -32,6 +33,7 @@ def periodic_tasks(queues: list[str]) -> list[Callable[[], object]]:
     """The periodic work that belongs to the queues a worker serves."""
     from portal.messaging.tasks import queue_dispatch
     from portal.orders.predictions import queue_refresh_predictions
+    from portal.returns.tasks import sweep_labels
     from portal.webhooks.tasks import sweep_due_webhooks
 
     tasks: list[Callable[[], object]] = []
@@ -41,6 +43,8 @@ def periodic_tasks(queues: list[str]) -> list[Callable[[], object]]:
         tasks.append(sweep_due_webhooks)
     if "default" in queues:
         tasks.append(queue_refresh_predictions)
+    if "labels" in queues:
+        tasks.append(sweep_labels)
     return tasks
 
 

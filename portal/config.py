@@ -155,6 +155,12 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     # Outgoing webhooks: seconds to wait for the shop's answer, and the delays between attempts.
     "WEBHOOK_TIMEOUT_SECONDS": (_int, 10),
     "WEBHOOK_RETRY_DELAYS": (_seconds_list, (60, 300, 1800, 7200, 43200)),
+    # Return labels: RQ's limit for one rendering; a claim older than the lease belongs to a worker that died
+    # mid-render, and the worker's periodic sweep (every MESSAGE_DISPATCH_INTERVAL_SECONDS) queues it again;
+    # after this many attempts the label is marked failed for staff to look at.
+    "LABEL_JOB_TIMEOUT_SECONDS": (_int, 30),
+    "LABEL_RENDER_LEASE_SECONDS": (_int, 45),
+    "LABEL_MAX_ATTEMPTS": (_int, 5),
     # Shop settings: admins may override these in the back-office; read them with shop_settings.get.
     "BRAND_ACCENT_COLOR": (str, "#1f5f8b"),
     # Where return parcels go (lines separated by newlines), printed on every label.

@@ -455,6 +455,8 @@ def ingest_tracking_events(events: Sequence[TrackingEventData], actor: Actor) ->
             result.stored.append(event_id)
             result.unmatched.append(event_id)
 
+    if result.unmatched:
+        signals.tracking_events_unmatched.send(None, events=[unique[i] for i in result.unmatched])
     touched = {
         shipments[unique[i].tracking_number] for i in inserted_ids if unique[i].tracking_number in shipments
     }

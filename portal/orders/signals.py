@@ -33,3 +33,7 @@ ORDER_EVENT_SIGNALS = {
 # sender: the Shipment; kwargs: stalled (bool: no news for too long; otherwise running late). Sent once per
 # parcel when the prediction job first flags it; messaging tells the customer.
 shipment_at_risk = _signals.signal("shipment-at-risk")
+
+# sender: None; kwargs: events (list of TrackingEventData) stored just now whose tracking number belongs to no
+# shipment. The returns area recognises the tracking numbers of return parcels among them.
+tracking_events_unmatched = _signals.signal("tracking-events-unmatched")
