@@ -220,6 +220,8 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "SURVEY_QUESTIONS": (_json, ["nps", "csat"]),
     "SURVEY_INVITATION_DAYS": (_int, 30),
     "SURVEY_THROTTLE_DAYS": (_int, 30),
+    # Answers and comments sent to survey links, per client IP.
+    "SURVEY_ANSWER_LIMIT": (str, "30 per hour"),
 }
 
 # Where each carrier shows a parcel to the public; {tracking_number} is filled in.
