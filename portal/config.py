@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from datetime import date, time
+from datetime import date, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,11 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "VERIFICATION_RESEND_LIMIT": (str, "3 per hour"),
     # Wrong current passwords when changing the e-mail address or the password, per user.
     "ACCOUNT_CHANGE_LIMIT": (str, "10 per 15 minutes"),
+    # A signed-in session ends after this long without a request, or this long after signing in; "remember
+    # me" signs the browser in again for this many days (until the password changes or "sign out everywhere").
+    "SESSION_IDLE_MINUTES": (_int, 60),
+    "SESSION_MAX_HOURS": (_int, 12),
+    "REMEMBER_ME_DAYS": (_int, 30),
     "VERIFY_EMAIL_LINK_HOURS": (_int, 48),
     "PASSWORD_RESET_LINK_MINUTES": (_int, 30),
     # The message sequence (portal.messaging): delays in days after delivery, ages and leases as named.
@@ -305,6 +310,8 @@ def load_settings(
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_NAME": "__Host-remember" if production else "remember_token",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=settings["REMEMBER_ME_DAYS"]),
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": settings["DEFAULT_LOCALE"],

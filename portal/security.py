@@ -1,4 +1,10 @@
-"""Security headers on every response: a nonce-based CSP, framing and sniffing off, HSTS in production."""
+"""Security headers on every response: a nonce-based CSP, framing and sniffing off, HSTS in production.
+
+Every HTML page is `Cache-Control: no-store` (pages show orders, addresses and account details, and a shared
+computer's back button or a proxy must not keep them). Pages whose URL carries a secret (password reset,
+e-mail verification, guest magic links, unsubscribe and survey links: every route with a `<token>`) send no
+Referer at all, so the secret never leaves for another page or host.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,10 @@ def csp_nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
     return str(g.csp_nonce)
+
+
+def _url_holds_a_secret() -> bool:
+    return bool(request.view_args) and "token" in (request.view_args or {})
 
 
 def init_app(app: Flask) -> None:
@@ -40,7 +50,7 @@ def init_app(app: Flask) -> None:
             headers.setdefault("Cache-Control", "no-store")
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Referrer-Policy", "no-referrer" if _url_holds_a_secret() else "same-origin")
         if app.config["SEND_HSTS"] and request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         return response

@@ -15,7 +15,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from portal.accounts import service
+from portal.accounts import service, sessions
 from portal.accounts.forms import (
     EmailChangeForm,
     ForgotPasswordForm,
@@ -35,6 +35,7 @@ from portal.main import safe_next_path
 from portal.rate_limits import configured_limit
 
 bp = Blueprint("accounts", __name__)
+bp.record_once(lambda state: sessions.init_app(state.app))
 
 login_manager.login_view = "accounts.login"
 login_manager.login_message = _l("Please sign in to see this page.")
@@ -103,6 +104,7 @@ def _start_session(user: User, *, remember: bool) -> None:
     """Sign `user` in on a fresh session, so nothing from before (a planted session) carries over."""
     _renew_session()
     login_user(user, remember=remember)
+    sessions.mark_signed_in()
 
 
 def _has_remember_cookie() -> bool:
