@@ -36,6 +36,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit --quiet --configfile pyproject.toml --severity-level medium --recursive portal worker.py wsgi.py
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here); the label tests read
 # PDFs back with poppler's pdftoppm and zbar's zbarimg; the benchmark drives pages with wrk. Installed once, as root
