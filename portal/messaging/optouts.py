@@ -17,7 +17,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal import audit, clock
+from portal import audit, clock, shop_settings
 from portal.accounts.models import User
 from portal.accounts.service import MESSAGE_KINDS, channel_preferences, normalise_phone
 from portal.config import SUPPORTED_LOCALES
@@ -147,7 +147,7 @@ def handle_inbound_sms(sender: str, text: str) -> InboundReply:
     users = list(db.session.scalars(select(User).where(User.phone == phone)))
     locale = next((u.locale for u in users if u.locale in SUPPORTED_LOCALES), None)
     locale = locale or current_app.config["DEFAULT_LOCALE"]
-    shop = current_app.config["SHOP_NAME"]
+    shop = shop_settings.get("SHOP_NAME")
     with force_locale(locale):
         if keyword in STOP_WORDS:
             if not _suppress("sms", phone, "all", "sms_stop"):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
+
+from portal import shop_settings
 
 EMAIL = "email"
 SMS = "sms"
@@ -32,7 +33,7 @@ class Step:
     def delay(self) -> timedelta:
         if self.delay_setting is None:
             return timedelta(0)
-        return timedelta(days=int(current_app.config[self.delay_setting]))
+        return timedelta(days=int(shop_settings.get(self.delay_setting)))
 
 
 _STEPS = (

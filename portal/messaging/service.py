@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
-from portal import clock
+from portal import clock, shop_settings
 from portal.accounts.models import User
 from portal.accounts.service import channel_preferences
 from portal.config import SUPPORTED_LOCALES
@@ -273,8 +273,7 @@ def _suppression(channel: str, address: str, step: Step, recipient: Recipient) -
 
 def _end_of_quiet_hours(moment: datetime, timezone: str) -> datetime | None:
     """The next local SEND_FROM hour if `moment` falls in the customer's quiet hours, else None."""
-    config = current_app.config
-    start, end = int(config["SMS_SEND_FROM_HOUR"]), int(config["SMS_SEND_UNTIL_HOUR"])
+    start, end = int(shop_settings.get("SMS_SEND_FROM_HOUR")), int(shop_settings.get("SMS_SEND_UNTIL_HOUR"))
     zone = ZoneInfo(timezone)
     local = moment.astimezone(zone)
     if start <= local.hour < end:
@@ -285,7 +284,7 @@ def _end_of_quiet_hours(moment: datetime, timezone: str) -> datetime | None:
 
 def _cap_frees_at(message: Message, address: str, as_of: datetime) -> datetime | None:
     """When the daily cap lets another non-transactional message go to `address`, if it holds it back now."""
-    cap = int(current_app.config["MESSAGE_DAILY_CAP"])
+    cap = int(shop_settings.get("MESSAGE_DAILY_CAP"))
     if cap <= 0:  # no cap
         return None
     window = timedelta(days=1)
