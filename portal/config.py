@@ -225,6 +225,10 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "SURVEY_QUESTIONS": (_json, ["nps", "csat"]),
     "SURVEY_INVITATION_DAYS": (_int, 30),
     "SURVEY_THROTTLE_DAYS": (_int, 30),
+    # Sequence steps the shop does not send at all (names, e.g. ["in_transit"]); admins toggle them.
+    "MESSAGE_DISABLED_STEPS": (_json, []),
+    # Back-office sessions end after this many minutes without a back-office page view.
+    "BACKOFFICE_IDLE_MINUTES": (_int, 30),
     # Answers and comments sent to survey links, per client IP.
     "SURVEY_ANSWER_LIMIT": (str, "30 per hour"),
 }
