@@ -60,7 +60,12 @@ def _document(max_batch: int) -> dict[str, Any]:
         "OrderEventResult": schemas.ORDER_EVENT_OUTPUT,
         "IngestResult": schemas.INGEST_OUTPUT,
         "Error": schemas.ERROR_OUTPUT,
+        "Return": schemas.RETURN_OUTPUT,
+        "ReturnList": schemas.RETURN_LIST_OUTPUT,
+        "ReturnEventInput": schemas.RETURN_EVENT_INPUT,
+        "ReturnEventResult": schemas.RETURN_EVENT_OUTPUT,
     }
+    rma = _path_param("rma", "The return's RMA number, e.g. R-7KQ4MZ")
     paths = {
         "/orders/{number}": {
             "parameters": [number],
@@ -129,6 +134,44 @@ def _document(max_batch: int) -> dict[str, Any]:
                     ),
                 },
                 "responses": {"200": _json(_ref("IngestResult"), "What was stored"), **ERRORS},
+            },
+        },
+        "/returns": {
+            "get": {
+                "operationId": "listReturns",
+                "summary": "Returns for the warehouse, oldest first",
+                "parameters": [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "description": "Only returns in this status (e.g. label_ready or in_transit)",
+                        "schema": {"type": "string", "enum": schemas.RETURN_STATUSES},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "description": "At most this many (default 100)",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
+                ],
+                "responses": {"200": _json(_ref("ReturnList"), "The returns"), **ERRORS},
+            },
+        },
+        "/returns/{rma}/events": {
+            "parameters": [rma],
+            "post": {
+                "operationId": "postReturnEvent",
+                "summary": "Report a return received, refunded, credited or rejected (idempotent per type)",
+                "requestBody": {"required": True, **_json(_ref("ReturnEventInput"), "The event")},
+                "responses": {
+                    "200": _json(_ref("ReturnEventResult"), "Already recorded"),
+                    "201": _json(_ref("ReturnEventResult"), "Recorded"),
+                    "404": _json(_ref("Error"), "No such return"),
+                    "409": _json(_ref("Error"), "Not possible in the return's current status"),
+                    **ERRORS,
+                },
             },
         },
     }

@@ -209,6 +209,32 @@ def tracking_event_batch(max_events: int) -> dict[str, Any]:
     }
 
 
+RETURN_EVENT_INPUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type", "occurred_at"],
+    "properties": {
+        "type": {"type": "string", "enum": ["received", "refunded", "credited", "rejected"]},
+        "occurred_at": DATE_TIME,
+        "note": {
+            **optional(text(1000, min_length=0)),
+            "description": "Shown to the customer; required when rejecting (the reason).",
+        },
+    },
+}
+
+RETURN_STATUSES = [
+    "requested",
+    "approved",
+    "label_ready",
+    "in_transit",
+    "received",
+    "refunded",
+    "credited",
+    "rejected",
+    "cancelled",
+]
+
 # --- responses ----------------------------------------------------------------------------------------------
 
 NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -318,6 +344,103 @@ SHIPMENT_OUTPUT = {
     },
 }
 
+RETURN_OUTPUT = {
+    "type": "object",
+    "required": [
+        "rma",
+        "order_number",
+        "status",
+        "resolution",
+        "exchange_wish",
+        "method",
+        "currency",
+        "refund_amount",
+        "credit_bonus",
+        "tracking_number",
+        "review_rule",
+        "created_at",
+        "lines",
+        "label",
+        "events",
+    ],
+    "properties": {
+        "rma": {"type": "string", "description": "The return's number, e.g. R-7KQ4MZ"},
+        "order_number": {"type": "string"},
+        "status": {"type": "string", "enum": RETURN_STATUSES},
+        "resolution": {"type": "string", "enum": ["refund", "store_credit", "exchange"]},
+        "exchange_wish": {**NULLABLE_STRING, "description": "For an exchange: the size or colour wanted."},
+        "method": {"type": "string", "enum": ["label", "qr_dropoff"]},
+        "currency": {"type": "string"},
+        "refund_amount": {"type": "string", "description": "The value of the returned items."},
+        "credit_bonus": {
+            "type": "string",
+            "description": "Added on top when the customer chose store credit.",
+        },
+        "tracking_number": {
+            "type": "string",
+            "description": "The return parcel's number (its scans move it).",
+        },
+        "review_rule": {
+            **NULLABLE_STRING,
+            "description": "Why it waits for staff; null when approved by rule.",
+        },
+        "created_at": {"type": "string", "format": "date-time"},
+        "lines": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["sku", "name", "variant", "quantity", "reason", "comment"],
+                "properties": {
+                    "sku": {"type": "string"},
+                    "name": {"type": "string"},
+                    "variant": NULLABLE_STRING,
+                    "quantity": {"type": "integer", "minimum": 1},
+                    "reason": {"type": "string"},
+                    "comment": NULLABLE_STRING,
+                },
+            },
+        },
+        "label": {
+            "type": ["object", "null"],
+            "required": ["state", "sha256", "generated_at"],
+            "properties": {
+                "state": {"type": "string", "enum": ["pending", "rendering", "ready", "failed"]},
+                "sha256": NULLABLE_STRING,
+                "generated_at": NULLABLE_DATE_TIME,
+            },
+        },
+        "events": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["status", "occurred_at", "note"],
+                "properties": {
+                    "status": {"type": "string", "enum": RETURN_STATUSES},
+                    "occurred_at": {"type": "string", "format": "date-time"},
+                    "note": NULLABLE_STRING,
+                },
+            },
+        },
+    },
+}
+
+RETURN_LIST_OUTPUT = {
+    "type": "object",
+    "required": ["returns"],
+    "properties": {"returns": {"type": "array", "items": RETURN_OUTPUT}},
+}
+
+RETURN_EVENT_OUTPUT = {
+    "type": "object",
+    "required": ["rma", "status", "event", "recorded"],
+    "properties": {
+        "rma": {"type": "string"},
+        "status": {"type": "string", "enum": RETURN_STATUSES},
+        "event": {"type": "string"},
+        "recorded": {"type": "boolean", "description": "false when this event had already been recorded"},
+    },
+}
+
 ORDER_OUTPUT = {
     "type": "object",
     "required": [
@@ -388,7 +511,7 @@ ORDER_OUTPUT = {
             },
         },
         "shipments": {"type": "array", "items": SHIPMENT_OUTPUT},
-        "returns": {"type": "array", "items": {"type": "object"}},
+        "returns": {"type": "array", "items": RETURN_OUTPUT},
         "messages": {
             "type": "array",
             "items": {

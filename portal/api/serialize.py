@@ -14,6 +14,8 @@ from portal.messaging.service import messages_of_order
 from portal.orders import instructions
 from portal.orders.instructions_models import DeliveryInstructionVersion
 from portal.orders.models import Order, Shipment, TrackingEvent
+from portal.returns.serialize import return_payload
+from portal.returns.service import returns_of_order
 
 
 def iso(value: datetime | None) -> str | None:
@@ -114,8 +116,7 @@ def order(item: Order) -> dict[str, Any]:
         ],
         "events": [{"type": event.type, "occurred_at": iso(event.occurred_at)} for event in item.events],
         "shipments": [shipment(s, sku_by_item_id, current_instructions) for s in item.shipments],
-        # Filled by the returns area as it lands.
-        "returns": [],
+        "returns": [return_payload(r) for r in returns_of_order(item.id)],
         "messages": [message(m) for m in messages_of_order(item.id)],
     }
 

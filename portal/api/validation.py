@@ -295,3 +295,36 @@ def tracking_events(body: Any, max_events: int) -> list[TrackingEventData]:
 def check_identifier(value: str, field: str) -> None:
     if not re.fullmatch(schemas.IDENTIFIER, value):
         raise Invalid("The URL is not valid.", fields={field: str(schemas.IDENTIFIER_STRING["x-error"])})
+
+
+def return_event(body: Any) -> tuple[str, datetime, str | None]:
+    """(type, occurred_at, note) of a warehouse report about a return."""
+    validate(body, schemas.RETURN_EVENT_INPUT)
+    check = _Collector()
+    occurred_at = check.datetime(body["occurred_at"], "occurred_at")
+    note = (body.get("note") or "").strip() or None
+    if body["type"] == "rejected" and not note:
+        check.fields["note"] = "Give the reason when rejecting a return."
+    check.raise_if_any()
+    assert occurred_at is not None
+    return body["type"], occurred_at, note
+
+
+def return_status(value: str | None) -> str | None:
+    """The `status` filter of the returns list; None for all."""
+    if value is None or value == "":
+        return None
+    if value not in schemas.RETURN_STATUSES:
+        raise Invalid(
+            "Unknown return status.",
+            fields={"status": "Must be one of: " + ", ".join(schemas.RETURN_STATUSES) + "."},
+        )
+    return value
+
+
+def list_limit(value: str | None, default: int = 100, maximum: int = 500) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise Invalid("Invalid limit.", fields={"limit": f"Must be a whole number from 1 to {maximum}."})
+    return int(value)

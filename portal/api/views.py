@@ -19,6 +19,8 @@ from portal.errors import NotFound
 from portal.extensions import csrf, db, limiter
 from portal.orders import service
 from portal.orders.models import Order, Shipment
+from portal.returns import service as returns_service
+from portal.returns.serialize import return_payload
 
 bp = Blueprint("api", __name__)
 # The API never reads cookies: a bearer token authenticates each call, so CSRF does not apply.
@@ -144,3 +146,28 @@ def post_tracking_events(actor: Actor) -> tuple[Response, int]:
         "events": rows,
     }
     return jsonify(body), 200
+
+
+@bp.get("/returns")
+@require_client
+def list_returns(actor: Actor) -> tuple[Response, int]:
+    """Returns for the warehouse, oldest first; `status` filters, `limit` caps (default 100, at most 500)."""
+    status = validation.return_status(request.args.get("status"))
+    limit = validation.list_limit(request.args.get("limit"))
+    found = returns_service.list_returns(status, limit=limit)
+    db.session.commit()  # keeps the client's last-used time
+    return jsonify({"returns": [return_payload(item) for item in found]}), 200
+
+
+@bp.post("/returns/<ref:rma>/events")
+@require_client
+def post_return_event(rma: str, actor: Actor) -> tuple[Response, int]:
+    """The warehouse reports that a return was received, refunded, credited or rejected."""
+    event_type, occurred_at, note = validation.return_event(_body())
+    item = returns_service.get_return(rma)
+    recorded = returns_service.record_warehouse_event(
+        item, event_type, actor, occurred_at=occurred_at, note=note
+    )
+    db.session.commit()
+    body = {"rma": item.rma, "status": item.status, "event": event_type, "recorded": recorded}
+    return jsonify(body), 201 if recorded else 200

@@ -123,6 +123,18 @@ def _render_form(
     order: Order, status: int = 200, errors: dict[str, str] | None = None, key: str | None = None
 ) -> Response:
     panel = presenters.order_panel(order, clock.now())
+    errors = dict(errors or {})
+    # Errors about items the form does not show (another order's, say) are listed at the top.
+    shown = {"items", "resolution", "exchange_wish", "method"}
+    shown |= {
+        line_field(row.order_item_id, name)
+        for row in panel.rows
+        if row.eligible
+        for name in ("quantity", "reason", "comment")
+    }
+    stray = [message for name, message in errors.items() if name not in shown]
+    if stray:
+        errors["items"] = " ".join(dict.fromkeys([errors.get("items", ""), *stray])).strip()
     eligible_value = sum((row.unit_price * row.remaining for row in panel.rows if row.eligible), Decimal(0))
     return render_page_or_block(
         "returns/new.html",
@@ -135,7 +147,7 @@ def _render_form(
         methods=[(code, presenters.METHOD_LABELS[code]) for code in METHODS],
         bonus_percent=presenters.bonus_percent(),
         bonus_example=service.credit_bonus_for(eligible_value, order.currency),
-        errors=errors or {},
+        errors=errors,
         values=request.form if request.method == "POST" else {},
         idempotency_key=key or secrets.token_urlsafe(24),
     )

@@ -21,6 +21,8 @@ OPERATIONS = [
     "POST /orders/{number}/events",
     "PUT /orders/{number}/shipments/{tracking_number}",
     "POST /tracking-events",
+    "GET /returns",
+    "POST /returns/{rma}/events",
 ]
 
 

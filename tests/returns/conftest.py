@@ -26,7 +26,9 @@ def today() -> Iterator[datetime]:
         yield TODAY
 
 
-def delivered_order(api: Any, number: str = "1001", delivered_at: str = DELIVERED_AT, **overrides: Any) -> Order:
+def delivered_order(
+    api: Any, number: str = "1001", delivered_at: str = DELIVERED_AT, **overrides: Any
+) -> Order:
     """Order `number` (2 T-shirts at 19.95 returnable, a cap that is not) with its parcel delivered."""
     assert api.put(f"/orders/{number}", json=order_body(**overrides)).status_code == 201
     shipment = shipment_body(items=[{"sku": "TEE-BLK-M", "quantity": 2}, {"sku": "CAP-01", "quantity": 1}])
