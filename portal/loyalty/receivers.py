@@ -3,7 +3,7 @@
 - A shipment delivered: its lines earn points (pending until the return window closes), once per line.
 - Returned items received: the points of exactly those lines are clawed back, and the shopper sees why.
 - A survey answered: the survey bonus, once per invitation (guests earn nothing).
-- The `points_expiring` e-mail: its template values (the date as a date, the link to the loyalty page).
+- The `points_expiring` e-mail: its template values (the expiry date, the link to the loyalty page).
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def reminder_context(message: Any, **_: Any) -> dict[str, Any] | None:
     expires_at = context.get("expires_at")
     return {
         "points": int(context.get("points") or 0),
-        "expires_at": datetime.fromisoformat(expires_at) if isinstance(expires_at, str) else None,
+        # A calendar date: the e-mail's time zone handling formats dates, not datetimes, in the message's zone.
+        "expires_on": datetime.fromisoformat(expires_at).date() if isinstance(expires_at, str) else None,
         "loyalty_url": external_url("loyalty.page"),
     }
 

@@ -66,6 +66,8 @@ _STEPS = (
     # Confirmations other areas schedule through `service.schedule_message`.
     Step("delivery_instructions_changed", _l("Delivery instructions changed"), "updates", (EMAIL,)),
     Step("return_confirmation", _l("Return confirmation"), "updates", (EMAIL,)),
+    # The loyalty area's reminder, 30 days before points expire (scheduled by its periodic job).
+    Step("points_expiring", _l("Points about to expire"), "followups", (EMAIL,), transactional=False),
 )
 
 STEPS: dict[str, Step] = {step.name: step for step in _STEPS}

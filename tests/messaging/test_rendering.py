@@ -36,6 +36,7 @@ def render(message: Message, locale: str | None = None) -> rendering.EmailConten
 
 
 def normalised(text: str) -> str:
+    text = re.sub(r"/surveys/[A-Za-z0-9_-]+", "/surveys/<token>", text)
     return re.sub(r"/unsubscribe/\S+", "/unsubscribe/<token>", text)
 
 
@@ -70,6 +71,12 @@ def every_step_rendered(api: Any, locale: str | None = None) -> dict[str, render
         )
         schedule_message(
             order, "return_confirmation", context={"rma": "R-1001-1", "label_url": "http://portal.test/l.pdf"}
+        )
+        schedule_message(
+            order,
+            "points_expiring",
+            key="pts-2027-11-12",
+            context={"points": 189, "expires_at": "2027-11-12T12:00:00+00:00"},
         )
         db.session.commit()
         render_new()
