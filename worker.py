@@ -31,6 +31,7 @@ log = logging.getLogger("portal.worker")
 
 def periodic_tasks(queues: list[str]) -> list[Callable[[], object]]:
     """The periodic work that belongs to the queues a worker serves."""
+    from portal.loyalty.tasks import queue_loyalty_periodic
     from portal.messaging.tasks import queue_dispatch
     from portal.orders.predictions import queue_refresh_predictions
     from portal.returns.tasks import sweep_labels
@@ -43,6 +44,7 @@ def periodic_tasks(queues: list[str]) -> list[Callable[[], object]]:
         tasks.append(sweep_due_webhooks)
     if "default" in queues:
         tasks.append(queue_refresh_predictions)
+        tasks.append(queue_loyalty_periodic)
     if "labels" in queues:
         tasks.append(sweep_labels)
     return tasks

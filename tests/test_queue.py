@@ -127,6 +127,7 @@ def test_workers_run_the_periodic_work_of_their_queues() -> None:
         "queue_dispatch",
         "sweep_due_webhooks",
         "queue_refresh_predictions",
+        "queue_loyalty_periodic",
     ]
     assert names(["webhooks"]) == ["sweep_due_webhooks"]
     assert names(["labels"]) == []
