@@ -72,6 +72,12 @@ def every_step_rendered(api: Any, locale: str | None = None) -> dict[str, render
         schedule_message(
             order, "return_confirmation", context={"rma": "R-1001-1", "label_url": "http://portal.test/l.pdf"}
         )
+        schedule_message(
+            order,
+            "points_expiring",
+            key="pts-2027-11-12",
+            context={"points": 189, "expires_at": "2027-11-12T12:00:00+00:00"},
+        )
         db.session.commit()
         render_new()
     return rendered
