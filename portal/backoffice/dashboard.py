@@ -1,0 +1,178 @@
+"""The shop's post-purchase health over a period, from aggregate SQL (a handful of GROUP BY statements,
+whatever the number of orders): orders, parcels, on-time rate, the transit-time distribution per carrier,
+messages — and what other areas add through `DASHBOARD_SECTIONS` (returns, survey scores).
+
+Transit time is counted in calendar days (UTC) from the handover to the carrier to the delivery; the
+distribution's last bucket holds every parcel of MAX_BUCKET days or more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, case, cast, func, literal_column, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from portal.extensions import db
+from portal.messaging.models import Message
+from portal.orders.models import Order, Shipment
+
+MAX_BUCKET = 10
+FINAL_STATUSES = ("delivered", "returned_to_sender")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A block another area adds to the dashboard: a title and (label, value) rows, formatted already."""
+
+    title: str
+    rows: list[tuple[str, str]]
+    # Optional chart: (categories, [(series name, values)]) drawn as a bar chart of shares.
+    chart: tuple[list[str], list[tuple[str, list[float]]]] | None = None
+
+
+# Functions from (start, end) to a Section or None, added by other areas (returns, surveys).
+DASHBOARD_SECTIONS: list[Callable[[datetime, datetime], Section | None]] = []
+
+
+@dataclass
+class Distribution:
+    """Parcels delivered per carrier and number of transit days (0 … MAX_BUCKET+)."""
+
+    counts: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def carriers(self) -> list[str]:
+        return sorted(self.counts)
+
+    def total(self, carrier: str | None = None) -> int:
+        if carrier is not None:
+            return sum(self.counts.get(carrier, []))
+        return sum(sum(values) for values in self.counts.values())
+
+    def all_carriers(self) -> list[int]:
+        totals = [0] * (MAX_BUCKET + 1)
+        for values in self.counts.values():
+            totals = [a + b for a, b in zip(totals, values, strict=True)]
+        return totals
+
+    def shares(self, carrier: str | None = None) -> list[float]:
+        """Share (0–1) of the carrier's (or all) delivered parcels in each bucket."""
+        values = self.counts.get(carrier, [0] * (MAX_BUCKET + 1)) if carrier else self.all_carriers()
+        total = sum(values)
+        return [value / total if total else 0.0 for value in values]
+
+
+@dataclass
+class Dashboard:
+    start: datetime
+    end: datetime
+    orders: int
+    cancelled: int
+    shipped: int
+    in_transit: int
+    delivered: int
+    with_promise: int
+    on_time: int
+    distribution: Distribution
+    messages: dict[str, int]
+    sections: list[Section]
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.with_promise if self.with_promise else None
+
+
+def transit_days() -> ColumnElement[Any]:
+    """Calendar days (UTC) from handover to delivery, as SQL for the current database."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(
+            func.date(func.timezone("UTC", Shipment.delivered_at))
+            - func.date(func.timezone("UTC", Shipment.shipped_at)),
+            Integer,
+        )
+    return cast(
+        func.julianday(func.date(Shipment.delivered_at)) - func.julianday(func.date(Shipment.shipped_at)),
+        Integer,
+    )
+
+
+def _distribution(start: datetime, end: datetime) -> Distribution:
+    days = transit_days()
+    bucket = case((days >= MAX_BUCKET, MAX_BUCKET), (days < 0, 0), else_=days).label("bucket")
+    rows = db.session.execute(
+        select(Shipment.carrier, bucket, func.count().label("parcels"))
+        .where(
+            Shipment.delivered_at >= start,
+            Shipment.delivered_at < end,
+            Shipment.shipped_at.is_not(None),
+        )
+        .group_by(Shipment.carrier, literal_column("bucket"))
+    ).all()
+    distribution = Distribution()
+    for carrier, day, parcels in rows:
+        distribution.counts.setdefault(carrier, [0] * (MAX_BUCKET + 1))[int(day)] += int(parcels)
+    return distribution
+
+
+def build(start: datetime, end: datetime) -> Dashboard:
+    """Every figure for [start, end)."""
+    orders, cancelled = db.session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Order.status == "cancelled", 1), else_=0)), 0),
+        ).where(Order.placed_at >= start, Order.placed_at < end)
+    ).one()
+    shipped, in_transit = db.session.execute(
+        select(
+            func.count(),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (
+                            Shipment.delivered_at.is_(None)
+                            & (func.coalesce(Shipment.status, "") != "returned_to_sender"),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
+        ).where(Shipment.shipped_at >= start, Shipment.shipped_at < end)
+    ).one()
+    delivered, with_promise, on_time = db.session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Shipment.promised_latest.is_not(None), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Shipment.delivered_at <= Shipment.promised_latest, 1), else_=0)), 0),
+        ).where(Shipment.delivered_at >= start, Shipment.delivered_at < end)
+    ).one()
+    messages = {
+        status: int(count)
+        for status, count in db.session.execute(
+            select(Message.status, func.count())
+            .where(Message.due_at >= start, Message.due_at < end)
+            .group_by(Message.status)
+        )
+    }
+    sections = [
+        section for section in (source(start, end) for source in DASHBOARD_SECTIONS) if section is not None
+    ]
+    return Dashboard(
+        start=start,
+        end=end,
+        orders=int(orders),
+        cancelled=int(cancelled),
+        shipped=int(shipped),
+        in_transit=int(in_transit),
+        delivered=int(delivered),
+        with_promise=int(with_promise),
+        on_time=int(on_time),
+        distribution=_distribution(start, end),
+        messages=messages,
+        sections=sections,
+    )

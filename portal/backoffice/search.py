@@ -1,0 +1,110 @@
+"""Staff search: one box for order number, e-mail, customer name or tracking number (and what other areas
+add, e.g. an RMA), with filters; prefix matches along indexes, so it stays fast with many orders.
+
+A prefix is matched as a range (`value >= 'abc' AND value < 'abd'`) rather than LIKE: both SQLite and
+PostgreSQL answer a range from an ordinary b-tree index, whatever the column's LIKE rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from portal.extensions import db
+from portal.orders.models import ORDER_STATUSES, Order, Shipment
+from portal.orders.prediction_models import ShipmentRisk
+
+PER_PAGE = 25
+MAX_QUERY_LENGTH = 100
+# Tracking statuses that mean something went wrong with a parcel.
+EXCEPTION_STATUSES = ("exception", "failed_attempt", "returned_to_sender")
+
+# Other areas add ways to find an order: a function from the query to a select of order ids (or None when the
+# query cannot be one of theirs), e.g. the returns area for RMA numbers.
+ORDER_ID_SOURCES: list[Callable[[str], Any]] = []
+
+
+def prefix_match(column: Any, prefix: str) -> ColumnElement[bool]:
+    """`column` starts with `prefix`, as an index-friendly range."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper)
+
+
+@dataclass(frozen=True)
+class Filters:
+    query: str = ""
+    status: str | None = None
+    exception: bool = False
+    placed_from: datetime | None = None
+    placed_until: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    orders: list[Order]
+    total: int
+    page: int
+    pages: int
+
+
+def _text_condition(query: str) -> ColumnElement[bool]:
+    variants = {query, query.upper()}
+    lowered = query.lower()
+    conditions: list[ColumnElement[bool]] = []
+    for variant in variants:
+        conditions.append(prefix_match(Order.number, variant))
+    conditions.append(prefix_match(Order.email, lowered))
+    conditions.append(prefix_match(func.lower(Order.customer_name), lowered))
+    tracking = or_(*(prefix_match(Shipment.tracking_number, variant) for variant in variants))
+    conditions.append(Order.id.in_(select(Shipment.order_id).where(tracking)))
+    for source in ORDER_ID_SOURCES:
+        ids = source(query)
+        if ids is not None:
+            conditions.append(Order.id.in_(ids))
+    return or_(*conditions)
+
+
+def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.query:
+        conditions.append(_text_condition(filters.query))
+    if filters.status:
+        conditions.append(Order.status == filters.status if filters.status in ORDER_STATUSES else false())
+    if filters.exception:
+        flagged = exists().where(
+            Shipment.order_id == Order.id,
+            or_(
+                Shipment.status.in_(EXCEPTION_STATUSES),
+                exists().where(
+                    ShipmentRisk.shipment_id == Shipment.id, or_(ShipmentRisk.stalled, ShipmentRisk.late)
+                ),
+            ),
+        )
+        conditions.append(flagged)
+    if filters.placed_from is not None:
+        conditions.append(Order.placed_at >= filters.placed_from)
+    if filters.placed_until is not None:
+        conditions.append(Order.placed_at < filters.placed_until)
+    return conditions
+
+
+def search_orders(filters: Filters, page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
+    """One page of matching orders, newest first, with the total (two statements plus the parcels)."""
+    conditions = _conditions(filters)
+    total = db.session.scalar(select(func.count()).select_from(Order).where(*conditions)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    orders = db.session.scalars(
+        select(Order)
+        .where(*conditions)
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .options(selectinload(Order.shipments))
+    ).all()
+    return SearchPage(list(orders), total, page, pages)
