@@ -42,13 +42,17 @@ def supported_locale(value: str | None) -> str | None:
 
 
 def select_locale() -> str | None:
-    """The signed-in user's choice, then this browser's choice, then Accept-Language.
+    """`?lang=` on this request, then the signed-in user's choice, then this browser's, then Accept-Language.
 
-    Outside a request (jobs, CLI) this returns None: Flask-Babel then uses the default, and code that renders
-    for a particular person wraps it in `force_locale(...)`.
+    `?lang=de` shows one page in that language (a shared link, a test) without changing anyone's choice; the
+    language switch is what remembers a choice. Outside a request (jobs, CLI) this returns None: Flask-Babel
+    then uses the default, and code that renders for a particular person wraps it in `force_locale(...)`.
     """
     if not has_request_context():
         return None
+    requested = request.args.get("lang")
+    if requested in SUPPORTED_LOCALES:
+        return requested
     user_locale = _signed_in_preference("locale")
     if user_locale in SUPPORTED_LOCALES:
         return user_locale

@@ -47,6 +47,7 @@ TRANSLATION_CALLS = {"_", "gettext", "ngettext", "pgettext", "npgettext", "lazy_
 HTML_TEXT_ATTRIBUTES = {"alt", "title", "aria-label", "placeholder"}
 # Leaves a mark where an expression was, so "{{ n }} items" still shows " items", and "{{ x }}" alone nothing.
 EXPRESSION_MARK = "\x1a"
+ATTRIBUTE_LIST = re.compile(r'(?:\s+[\w:.-]+(?:="[^"]*")?)*\s*')
 # A phrase in a string constant: a capitalised word followed by more words ("Your order"), or a sentence.
 PHRASE = re.compile(r"[A-Z][a-z]+(?:[\s,]+\S+)+|.*[a-z]{2,}[.!?]")
 
@@ -146,6 +147,10 @@ def _skeleton(node: nodes.Node) -> str:
         return "".join(
             child.data if isinstance(child, nodes.TemplateData) else EXPRESSION_MARK for child in node.nodes
         )
+    if isinstance(node, nodes.AssignBlock):
+        body = "".join(_skeleton(child) for child in node.body)
+        # `{% set attributes %} id="x" aria-invalid="true"{% endset %}`: attributes for a tag, not text.
+        return "" if ATTRIBUTE_LIST.fullmatch(body) else body
     return "".join(_skeleton(child) for child in node.iter_child_nodes())
 
 
@@ -242,6 +247,8 @@ def test_templates_show_no_text_outside_translation_calls(jinja: Environment) ->
         "<p>{{ count }} items</p>",
         '{{ forms.field(form.email, hint="Enter your email address.") }}',
         "{% if x %}<span>Done</span>{% endif %}",
+        "{% set label %}Your order{% endset %}<h1>{{ label }}</h1>",
+        "Hello {{ name }},\n",
     ],
 )
 def test_the_template_check_finds_untranslated_text(jinja: Environment, tmp_path: Path, source: str) -> None:
@@ -259,6 +266,7 @@ def test_the_template_check_finds_untranslated_text(jinja: Environment, tmp_path
         '{{ forms.field(form.email, autocomplete="email", class_="input input--wide") }}',
         "{% trans %}Welcome{% endtrans %}",
         "<p>{{ ngettext('%(num)d item', '%(num)d items', n) }}</p>",
+        '{% set attributes %} id="x-{{ n }}" aria-invalid="true"{% endset %}<input{{ attributes }}>',
     ],
 )
 def test_the_template_check_accepts_translated_text(jinja: Environment, tmp_path: Path, source: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -16,22 +17,36 @@ from portal.config import SUPPORTED_LOCALES
 from portal.extensions import csrf, db, limiter
 
 bp = Blueprint("main", __name__)
+# When the accessibility statement was last checked against the portal; change it with the statement.
+STATEMENT_REVIEWED_ON = date(2026, 11, 22)
 log = logging.getLogger(__name__)
 
 
 @bp.app_template_global()
 def current_location() -> str:
-    """This request's path and query, percent-encoded: where the language switch comes back to."""
+    """This request's path and query, percent-encoded: where the language switch comes back to.
+
+    Without `lang=`: that parameter would override the language just chosen.
+    """
     location = quote(request.path, safe="/")
-    if request.query_string:
-        location += "?" + request.query_string.decode("latin-1")
-    return location
+    query = "&".join(
+        part
+        for part in request.query_string.decode("latin-1").split("&")
+        if part and part.split("=", 1)[0] != "lang"
+    )
+    return f"{location}?{query}" if query else location
 
 
 @bp.get("/")
 def index() -> str:
     """Start page: look up an order as a guest, or sign in."""
     return render_template("main/index.html")
+
+
+@bp.get("/accessibility")
+def accessibility() -> str:
+    """The accessibility statement: what the portal aims for, how it is checked, what falls short."""
+    return render_template("main/accessibility.html", reviewed_on=STATEMENT_REVIEWED_ON)
 
 
 @bp.post("/language")

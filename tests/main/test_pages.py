@@ -122,7 +122,7 @@ def test_language_switch_comes_back_to_the_page_it_was_used_on(client: FlaskClie
     assert switch["action"] == "/language" and switch["method"] == "post"
     assert switch.find("input", attrs={"name": "next"})["value"] == "/no-such-page?x=1"
     assert switch.find("input", attrs={"name": "csrf_token"})["value"]
-    assert {button["value"] for button in switch.find_all("button")} == {"en", "de"}
+    assert {button["value"] for button in switch.find_all("button")} == {"en", "de", "fr", "es"}
 
 
 def test_language_switch_changes_a_signed_in_users_stored_language(client: FlaskClient, app: Flask) -> None:
