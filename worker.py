@@ -9,6 +9,9 @@ waits or runs at a time), re-queues due webhook attempts whose job was lost, and
 return labels whose job was lost or whose worker died mid-render. (RQ's CronScheduler is not
 used: it wants the main thread for its signal handlers, i.e. a process of its own, and cannot give its jobs an
 id.) The database rows are the truth, so a tick lost to a restart or a Redis outage only delays the work.
+
+A worker serving `labels` renders one small label before it starts working, so the work horses it forks for
+label jobs begin with WeasyPrint imported and the fonts loaded.
 """
 
 from __future__ import annotations
@@ -64,6 +67,17 @@ def _run_periodically(app: Flask, tasks: list[Callable[[], object]], stop: threa
         stop.wait(interval)
 
 
+def warm_up_labels() -> None:
+    """Load WeasyPrint and the label fonts once, so every label job's forked work horse starts warm."""
+    from portal.returns.label import warm_up
+
+    try:
+        warm_up()
+    except Exception:
+        # The other queues must keep working; label jobs will fail (and retry) with the real error.
+        log.exception("label warm-up failed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -77,6 +91,8 @@ def main() -> None:
     with app.app_context():
         # Each job runs in a forked work horse: it must not share the parent's database connections.
         os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
+        if "labels" in args.queues:
+            warm_up_labels()
         worker = Worker(
             [get_queue(name) for name in args.queues],
             connection=redis_connection(),
