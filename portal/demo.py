@@ -47,6 +47,7 @@ from portal.orders.service import (
     upsert_order,
     upsert_shipment,
 )
+from portal.surveys.demo import seed_survey_answers
 
 SEED = 2026
 CURRENCY = "EUR"
@@ -856,6 +857,7 @@ def seed_demo() -> str:
     anchor = _anchor()
     for order in PLAN:
         _seed_order(order, anchor, actor, tally)
+    seed_survey_answers(clock.now())
     shipments = sum(len(order.shipments) for order in PLAN)
     events = sum(len(shipment.events) for order in PLAN for shipment in order.shipments)
     return (
