@@ -51,6 +51,12 @@ class World:
     guest_values: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # URL rule -> a valid token
 
+    def refresh(self) -> None:
+        """Read the users again (a request may have changed their alternative id, e.g. signing out)."""
+        db.session.rollback()
+        for user in (self.owner, self.other, self.agent, self.admin, self.unverified):
+            db.session.refresh(user)
+
 
 def _put_order(api: Any, number: str, email: str, tracking: str, delivered: bool = False) -> None:
     assert api.put(f"/orders/{number}", json=order_body(email=email)).status_code in (200, 201)
@@ -63,6 +69,35 @@ def _put_order(api: Any, number: str, email: str, tracking: str, delivered: bool
             event_body(f"{tracking}-2", "delivered", "2026-10-13T11:00:00+02:00", tracking_number=tracking)
         )
     assert api.post("/tracking-events", json={"events": events}).status_code == 200
+
+
+def _owners_return(api: Any) -> str:
+    """Order 3003 of the owner, delivered yesterday, with a return of one T-shirt; its RMA number."""
+    from portal import audit
+    from portal.returns.service import LineRequest, ReturnRequest, request_return
+
+    delivered = (clock.now() - timedelta(days=1)).isoformat()
+    assert api.put("/orders/3003", json=order_body(email="ada.lovelace@example.com")).status_code == 201
+    assert api.put("/orders/3003/shipments/T3003", json=shipment_body()).status_code == 201
+    event = event_body("T3003-1", "delivered", delivered, tracking_number="T3003")
+    assert api.post("/tracking-events", json=event).status_code in (200, 201)
+    order = db.session.scalar(select(Order).where(Order.number == "3003"))
+    assert order is not None
+    line = LineRequest(order.items[0].id, 1, "too_small")
+    request = ReturnRequest(
+        lines=[line], resolution="refund", method="label", idempotency_key="security-walk"
+    )
+    created, _new = request_return(order, request, audit.Actor("system", "tests"))
+    db.session.commit()
+    return created.rma
+
+
+def _survey_token(order: Order) -> str:
+    from portal.surveys.service import invite
+
+    _invitation, token = invite(order, clock.now())
+    db.session.commit()
+    return token
 
 
 def build_world(api: Any) -> World:
@@ -93,25 +128,42 @@ def build_world(api: Any) -> World:
     db.session.flush()
     issued = issue_link_token(link.id)
     assert issued is not None
-    world.values = {"number": "1001", "tracking_number": "T1001"}
+    db.session.commit()
+    rma = _owners_return(api)
+    survey_token = _survey_token(guest_order)
+    world.values = {"number": "1001", "tracking_number": "T1001", "rma": rma}
     world.guest_values = {"number": "2002", "tracking_number": "T2002"}
     world.tokens = {
         "/password/reset/<token>": make_reset_token(world.owner),
         "/verify/<token>": make_verification_token(world.unverified),
         "/track/link/<token>": issued.token,
         "/unsubscribe/<token>": make_unsubscribe_token(recipient_of(guest_order)),
+        "/surveys/<token>": survey_token,
+        "/surveys/<token>/comment": survey_token,
+        "/surveys/<token>/thanks": survey_token,
     }
     db.session.commit()
     return world
 
 
 @pytest.fixture
-def world(app: Flask, api: Any) -> World:
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at a test cost: the walkers are about pages, not hashing (the timing tests use the real one)."""
+    from argon2 import PasswordHasher
+
+    from portal.accounts import service
+
+    monkeypatch.setattr(service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture
+def world(app: Flask, api: Any, cheap_hashing: None) -> World:
     return build_world(api)
 
 
 def become(client: FlaskClient, viewer: str, world: World) -> None:
     """Make `client` the given kind of viewer (a session as Flask-Login and the guest lookup leave it)."""
+    world.refresh()
     users = {"owner": world.owner, "other_shopper": world.other, "agent": world.agent, "admin": world.admin}
     with client.session_transaction() as session:
         session.clear()
