@@ -23,6 +23,7 @@ ORDER_ROUTES = [
     Route("/orders/{number}/shipments/{tracking_number}/instructions"),
     Route("/orders/{number}/shipments/{tracking_number}/instructions", htmx=True),
     Route("/orders/{number}/shipments/{tracking_number}/instructions/edit", htmx=True),
+    Route("/orders/{number}/rating", htmx=True),
 ]
 
 # viewer -> may see order X (owned by shopper A, looked up by guest X)
