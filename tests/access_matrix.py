@@ -24,6 +24,15 @@ ORDER_ROUTES = [
     Route("/orders/{number}/shipments/{tracking_number}/instructions", htmx=True),
     Route("/orders/{number}/shipments/{tracking_number}/instructions/edit", htmx=True),
     Route("/orders/{number}/rating", htmx=True),
+    Route("/orders/{number}/returns/new"),
+]
+
+# Routes of one return of order X (tests/returns/test_access.py fills in `rma`, with the label ready).
+RETURN_ROUTES = [
+    Route("/returns/{rma}"),
+    Route("/returns/{rma}", htmx=True),
+    Route("/returns/{rma}/label.pdf"),
+    Route("/returns/{rma}/label.pdf?download=1"),
 ]
 
 # viewer -> may see order X (owned by shopper A, looked up by guest X)
