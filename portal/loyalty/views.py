@@ -114,4 +114,4 @@ def set_birthday() -> Response:
         return _page(422, birthday=form)
     db.session.commit()
     flash(_("Your birthday is saved."), "success")
-    return redirect(url_for("loyalty.page", _anchor="birthday"), 303)
+    return redirect(url_for("loyalty.page", _anchor="birthday-bonus"), 303)
