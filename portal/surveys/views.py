@@ -128,6 +128,8 @@ def answer(token: str) -> Response:
         return _render(invitation, None, "question", status=422, chosen=chosen, errors=invalid.fields)
     db.session.commit()
     if not wants_fragment():
+        if result.recorded:
+            flash(_("Thank you, your answer is saved."), "success")
         return redirect(url_for(".survey", token=token), code=303)
     return _render(invitation, result.response, "comment", just_answered=result.recorded)
 
