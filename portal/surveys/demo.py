@@ -43,7 +43,9 @@ def seed_survey_answers(now: datetime) -> int:
     Returns how many responses were written. Flushes, never commits.
     """
     orders = db.session.scalars(
-        select(Order).options(selectinload(Order.shipments), selectinload(Order.customer)).order_by(Order.number)
+        select(Order)
+        .options(selectinload(Order.shipments), selectinload(Order.customer))
+        .order_by(Order.number)
     ).all()
     answered = set(db.session.scalars(select(SurveyResponse.order_id)))
     written = 0

@@ -190,3 +190,24 @@ def test_only_the_csat_question_when_the_shop_asks_only_that(
     assert answer(client, token, csat="2").status_code == 303
     [response] = responses()
     assert (response.nps, response.csat) == (None, 2)
+
+
+def test_the_survey_bonus_lands_in_the_ledger_once(
+    api: Any, client: Any, mailbox: Any, frozen: datetime
+) -> None:
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.loyalty.models import LedgerEntry
+
+    user = make_shopper()
+    token = invite(api, mailbox)
+    answer(client, token, nps="9")
+    answer(client, token, nps="9")
+    comment(client, token, "Thanks!")
+    [invitation] = invitations()
+    db.session.expire_all()
+    bonuses = db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.source_key == f"survey:{invitation.id}")
+    ).all()
+    assert [(entry.customer_id, entry.points) for entry in bonuses] == [(user.id, 50)]
