@@ -42,7 +42,7 @@ def reminder_context(message: Any, **_: Any) -> dict[str, Any] | None:
     expires_at = context.get("expires_at")
     return {
         "points": int(context.get("points") or 0),
-        # A calendar date: the e-mail's time zone handling formats dates, not datetimes, in the message's zone.
+        # A calendar date: the e-mails format dates, not datetimes, in the message's time zone.
         "expires_on": datetime.fromisoformat(expires_at).date() if isinstance(expires_at, str) else None,
         "loyalty_url": external_url("loyalty.page"),
     }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from portal import clock
@@ -93,6 +95,24 @@ def entries(customer_id: int, kind: str | None = None) -> list[LedgerEntry]:
 def balance(customer_id: int) -> Balance:
     db.session.expire_all()
     return balance_of(customer_id)
+
+
+def sign_in(client: Any, user: User) -> None:
+    """Put the user in the session the way Flask-Login does after a successful sign-in."""
+    with client.session_transaction() as session:
+        session["_user_id"] = user.auth_id
+        session["_fresh"] = True
+
+
+def grant(client: Any, number: str) -> None:
+    """Let the client's session see order `number` as a guest (as after a lookup)."""
+    order_id = db.session.scalar(select(Order.id).where(Order.number == number))
+    with client.session_transaction() as session:
+        session["order_grants"] = {str(order_id): time.time() + 3600}
+
+
+def html(response: Any) -> BeautifulSoup:
+    return BeautifulSoup(response.data, "html.parser")
 
 
 class StandInReturn:

@@ -31,7 +31,7 @@ def test_a_delivered_order_earns_pending_points_per_line(api: Any, frozen: datet
     user = make_shopper()
     delivered_order(api)
     earned = entries(user.id)
-    # 2 × 19.95 = 39.90 → 39 points; 50.00 → 50 points (Bronze: × 1); and the first-order bonus.
+    # 2 x 19.95 = 39.90 -> 39 points; 50.00 -> 50 points (Bronze: x 1); and the first-order bonus.
     assert [(e.kind, e.points, e.quantity) for e in earned] == [
         ("earn", 39, 2),
         ("bonus", 100, None),
@@ -53,7 +53,7 @@ def test_points_per_unit_and_rounding_follow_the_settings(app: Any, api: Any, fr
         delivered_order(api)
     finally:
         app.config["LOYALTY_POINTS_PER_UNIT"] = 1
-    assert [e.points for e in entries(user.id, "earn")] == [119, 150]  # 39.90 × 3 = 119.7 → 119
+    assert [e.points for e in entries(user.id, "earn")] == [119, 150]  # 39.90 x 3 = 119.7 -> 119
 
 
 def test_the_same_delivery_twice_awards_once(api: Any, frozen: datetime) -> None:

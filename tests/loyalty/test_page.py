@@ -4,42 +4,31 @@ and the points shown on the order page."""
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from bs4 import BeautifulSoup
 from flask import Flask
 from sqlalchemy import event, insert, select
 
 from portal import clock
-from portal.accounts.models import User
 from portal.audit import Actor
 from portal.extensions import db
 from portal.loyalty.models import LedgerEntry, LoyaltyProfile
 from portal.loyalty.spending import adjust_points
-from portal.orders.models import Order
 from tests.conftest import csrf_token
-from tests.loyalty.conftest import PLACED, WINDOW_CLOSES, delivered_order, make_shopper, place
+from tests.loyalty.conftest import (
+    PLACED,
+    WINDOW_CLOSES,
+    delivered_order,
+    grant,
+    html,
+    make_shopper,
+    place,
+    sign_in,
+)
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-
-
-def sign_in(client: Any, user: User) -> None:
-    with client.session_transaction() as session:
-        session["_user_id"] = user.auth_id
-        session["_fresh"] = True
-
-
-def grant(client: Any, number: str) -> None:
-    order_id = db.session.scalar(select(Order.id).where(Order.number == number))
-    with client.session_transaction() as session:
-        session["order_grants"] = {str(order_id): time.time() + 3600}
-
-
-def html(response: Any) -> BeautifulSoup:
-    return BeautifulSoup(response.data, "html.parser")
 
 
 @pytest.fixture
@@ -82,7 +71,7 @@ def test_a_shopper_sees_balances_tier_progress_expiry_and_history(client: Any, a
     assert figures == ["189", "0"]  # available since 12 November
     progress = page.select_one("progress#tier-progress")
     label = page.select_one("label[for=tier-progress]")
-    assert label is not None and "€160.10 to Silver" in label.text  # 250 − 89.90
+    assert label is not None and "€160.10 to Silver" in label.text  # 250 - 89.90
     assert progress["value"] == "35" and progress["max"] == "100"
     assert "Your tier: Bronze" in page.text
     rows = [" ".join(li.text.split()) for li in page.select(".loyalty-history__row")]

@@ -1,4 +1,4 @@
-"""Redemption for a store-credit code (never overspent, even by two requests at once) and staff adjustments."""
+"""Redemption for a store-credit code (never overspent, even by two requests at once); staff adjustments."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def test_tiers_follow_the_spend_of_the_trailing_12_months(api: Any) -> None:
     assert moves(user.id) == [("Bronze", "Silver", "delivered")]
     with clock.freeze(datetime(2026, 6, 1, 9, 0, tzinfo=UTC)):
         big_order(api, "1002", "2026-05-30T12:00:00+00:00", "500.00")  # 299.90 + 539.90: Gold
-        # Earned at the Silver rate (the tier before this delivery): 539.90 × 1.25 = 674.875 → 674, 500 → 625.
+        # Earned at the Silver rate (the tier before this delivery): 39.90 x 1.25 -> 49, 500 x 1.25 = 625.
         assert [e.points for e in entries(user.id, "earn")][-2:] == [49, 625]
     assert moves(user.id)[-1] == ("Silver", "Gold", "delivered")
     # A day before the first order's 12 months are over nothing changes; after, it ages out (back to Silver).
