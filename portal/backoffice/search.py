@@ -93,8 +93,9 @@ def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def search_orders(filters: Filters, page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
+def search_orders(filters: Filters, page: int = 1, per_page: int | None = None) -> SearchPage:
     """One page of matching orders, newest first, with the total (two statements plus the parcels)."""
+    per_page = per_page or PER_PAGE
     conditions = _conditions(filters)
     total = db.session.scalar(select(func.count()).select_from(Order).where(*conditions)) or 0
     pages = max(1, -(-total // per_page))

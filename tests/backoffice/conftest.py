@@ -59,7 +59,9 @@ def page(response: Any) -> BeautifulSoup:
     return BeautifulSoup(response.data, "html.parser")
 
 
-def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None, *, form_page: str = "/backoffice/") -> Any:
+def post(
+    client: FlaskClient, path: str, data: dict[str, Any] | None = None, *, form_page: str = "/backoffice/"
+) -> Any:
     """POST like a browser: the CSRF token comes from a page of the same session."""
     token = csrf_token(client.get(form_page).get_data(as_text=True))
     return client.post(path, data={"csrf_token": token, **(data or {})})

@@ -69,7 +69,7 @@ def become(client: Any, viewer: str) -> None:
 def test_every_route_is_in_the_matrix(app: Flask) -> None:
     endpoints = {endpoint for endpoint, _ in backoffice_rules(app)}
     assert "backoffice.index" in endpoints and "backoffice.order" in endpoints
-    assert ADMIN_ENDPOINTS <= endpoints
+    assert endpoints >= ADMIN_ENDPOINTS
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)

@@ -1,0 +1,120 @@
+"""Shop settings: admins override the defaults, validated and audited; every area reads the override."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from portal import shop_settings
+from portal.audit import Actor, AuditEntry
+from portal.extensions import db
+from portal.messaging.models import Message
+from portal.messaging.sequence import get_step
+from portal.messaging.tasks import send_message
+from portal.shop_settings import ShopSettingOverride
+from tests.backoffice.conftest import page, post, text_of
+from tests.orders.test_views import make_order
+
+SETTINGS = "/backoffice/settings"
+
+
+def change(client: FlaskClient, name: str, value: str) -> Any:
+    return post(client, f"{SETTINGS}/{name}", {"value": value}, form_page=SETTINGS)
+
+
+def count(model: Any) -> int:
+    return db.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_a_change_applies_everywhere_and_is_audited(admin_client: FlaskClient, app: Flask) -> None:
+    assert shop_settings.get("SHOP_NAME") == app.config["SHOP_NAME"]
+    response = change(admin_client, "SHOP_NAME", "  Kettle & Co  ")
+    assert response.status_code == 303
+    assert shop_settings.get("SHOP_NAME") == "Kettle & Co"
+    (entry,) = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "setting.changed"))
+    assert entry.object_id == "SHOP_NAME" and entry.actor_label == "admin@example.com"
+    assert entry.before == {"value": app.config["SHOP_NAME"]} and entry.after == {"value": "Kettle & Co"}
+    # pages show the brand name (templates read config.SHOP_NAME through the settings)
+    assert page(admin_client.get("/")).select_one(".brand").text == "Kettle & Co"
+    assert "Changed by admin@example.com" in text_of(admin_client.get(SETTINGS))
+
+
+def test_typed_values_come_back_typed(admin_client: FlaskClient) -> None:
+    assert change(admin_client, "RETURN_AUTO_APPROVE_MAX_ORDER_VALUE", "99.50").status_code == 303
+    assert shop_settings.get("RETURN_AUTO_APPROVE_MAX_ORDER_VALUE") == Decimal("99.50")
+    assert change(admin_client, "RETURN_WINDOW_DAYS", "14").status_code == 303
+    assert shop_settings.get("RETURN_WINDOW_DAYS") == 14
+    tiers = (
+        '[{"name": "Basic", "min_spend": "0", "multiplier": "1"},'
+        ' {"name": "VIP", "min_spend": "500", "multiplier": 2}]'
+    )
+    assert change(admin_client, "LOYALTY_TIERS", tiers).status_code == 303
+    assert shop_settings.get("LOYALTY_TIERS")[1] == {"name": "VIP", "min_spend": "500", "multiplier": "2"}
+
+
+def test_bad_values_are_refused_with_a_message_and_nothing_is_saved(admin_client: FlaskClient) -> None:
+    cases = {
+        "SHOP_NAME": "   ",
+        "BRAND_ACCENT_COLOR": "blue",
+        "RETURN_WINDOW_DAYS": "thirty",
+        "STORE_CREDIT_BONUS_PERCENT": "250",
+        "RETURN_AUTO_APPROVE_MAX_ORDER_VALUE": "NaN",
+        "RETURN_REASONS": '[{"code": "Bad Code", "label": "x"}]',
+        "LOYALTY_TIERS": '[{"name": "Silver", "min_spend": "100", "multiplier": "1"}]',
+        "LOYALTY_REDEMPTIONS": '[{"points": -5, "value": "1"}]',
+        "MESSAGE_FOLLOWUP_DAYS": "5",
+        "MESSAGE_DISABLED_STEPS": '["no_such_step"]',
+        "SMS_SEND_FROM_HOUR": "21",  # after the default "until" hour (20)
+        "SURVEY_QUESTIONS": '["nps", "nps"]',
+        "RETURNS_ADDRESS": "x" * 501,
+    }
+    for name, value in cases.items():
+        response = change(admin_client, name, value)
+        assert response.status_code == 422, name
+        html = page(response)
+        error = html.select_one(f"#error-{name}")
+        assert error is not None and error.text.strip(), name
+        assert f"error-{name}" in html.select_one(f"#value-{name}")["aria-describedby"]
+    assert count(ShopSettingOverride) == 0
+    assert count(AuditEntry) == 0
+
+
+def test_unknown_setting_is_404(admin_client: FlaskClient) -> None:
+    assert change(admin_client, "SECRET_KEY", "x").status_code == 404
+
+
+def test_reset_goes_back_to_the_default(admin_client: FlaskClient, app: Flask) -> None:
+    assert change(admin_client, "MESSAGE_DAILY_CAP", "3").status_code == 303
+    assert shop_settings.get("MESSAGE_DAILY_CAP") == 3
+    response = post(admin_client, f"{SETTINGS}/MESSAGE_DAILY_CAP/reset", form_page=SETTINGS)
+    assert response.status_code == 303
+    assert shop_settings.get("MESSAGE_DAILY_CAP") == app.config["MESSAGE_DAILY_CAP"]
+    assert db.session.scalar(select(func.count()).where(AuditEntry.action == "setting.reset")) == 1
+
+
+def test_another_process_sees_a_change_on_its_next_request(app: Flask) -> None:
+    """The cache is per process; a change elsewhere bumps the revision, which the next request compares."""
+    assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 7
+    # as if another node had written it: the row and the revision, without this process's cache knowing
+    db.session.add(ShopSettingOverride(key="MESSAGE_SURVEY_DAYS", value=9, updated_by_label="elsewhere"))
+    db.session.execute(shop_settings.ShopSettingsRevision.__table__.insert().values(id=1, revision=41))
+    db.session.commit()
+    assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 7  # this app context (request, job) checked already
+    with app.app_context():  # the next request or job
+        assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 9
+
+
+def test_messaging_reads_the_overrides(app: Flask, api: Any) -> None:
+    actor = Actor.system("test")
+    shop_settings.set_value("MESSAGE_FOLLOWUP_DAYS", "3", actor)
+    db.session.commit()
+    assert get_step("post_delivery_followup").delay().days == 3
+    make_order(api, "1001")
+    shop_settings.set_value("MESSAGE_DISABLED_STEPS", '["order_confirmation"]', actor)
+    db.session.commit()
+    message_id = db.session.scalar(select(Message.id).where(Message.step == "order_confirmation"))
+    assert send_message(message_id) == "skipped: step_disabled"
