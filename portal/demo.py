@@ -47,6 +47,7 @@ from portal.orders.service import (
     upsert_order,
     upsert_shipment,
 )
+from portal.returns.demo import seed_demo_return
 from portal.surveys.demo import seed_survey_answers
 
 SEED = 2026
@@ -858,6 +859,7 @@ def seed_demo() -> str:
     for order in PLAN:
         _seed_order(order, anchor, actor, tally)
     seed_survey_answers(clock.now())
+    seed_demo_return(DEMO_USERS["shopper"][0])
     shipments = sum(len(order.shipments) for order in PLAN)
     events = sum(len(shipment.events) for order in PLAN for shipment in order.shipments)
     return (
