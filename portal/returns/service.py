@@ -548,6 +548,42 @@ def queue_label(item: Return) -> ReturnLabel:
     return label
 
 
+def failed_labels() -> list[Return]:
+    """Returns whose label could not be made after LABEL_MAX_ATTEMPTS (for staff), oldest first."""
+    return list(
+        db.session.scalars(
+            select(Return)
+            .join(ReturnLabel, ReturnLabel.return_id == Return.id)
+            .where(ReturnLabel.state == "failed")
+            .order_by(Return.created_at, Return.id)
+            .options(selectinload(Return.order), selectinload(Return.label))
+        )
+    )
+
+
+def retry_label(item: Return, actor: Actor) -> ReturnLabel:
+    """Staff have the label made again after it failed. Raises Conflict unless it failed."""
+    label = item.label
+    if label is None or label.state != "failed":
+        raise Conflict(str(_l("Only a label that failed can be made again.")), code="label_not_failed")
+    before = {"state": label.state, "attempts": label.attempts, "error": label.last_error}
+    label.state = "pending"
+    label.attempts = 0
+    label.claimed_at = None
+    label.claim_token = None
+    db.session.flush()
+    audit.record(actor, "return.label_retried", "return", item.rma, before, {"state": "pending"})
+    # A fresh job id: the failed attempts' ids may still be known to RQ.
+    enqueue_after_commit(
+        LABEL_JOB,
+        item.id,
+        job_id=f"{label_job_id(item.id, 1)}-retry-{int(clock.now().timestamp())}",
+        queue=LABEL_QUEUE,
+        **label_job_options(),
+    )
+    return label
+
+
 def mark_label_ready(item: Return) -> None:
     """The label exists: an approved return becomes label_ready (later states are left alone)."""
     if item.status == "approved":

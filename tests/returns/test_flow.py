@@ -176,6 +176,12 @@ def test_a_shopper_return_waits_for_review_then_is_approved_with_a_confirmation(
     db.session.expire_all()
     assert only_return().status == "cancelled"
     assert client.get(f"/returns/{item.rma}/label.pdf").status_code == 404
+    # A page still polling gets an element that stops.
+    fragment = page(client.get(f"/returns/{item.rma}", headers={"HX-Request": "true"}))
+    status = fragment.select_one("#label-status")
+    assert (
+        status is not None and not status.has_attr("hx-trigger") and "no longer needs a label" in status.text
+    )
     # The items may be returned again.
     assert "Returnable until" in page(client.get("/orders/1001")).select_one("#returns").text
 

@@ -137,3 +137,20 @@ def test_awkward_addresses_still_make_a_label(api: Any, today: datetime) -> None
     assert len(reader.pages) == 1
     text = pdf_text(label.pdf)
     assert item.rma in text and "<b>Ada</b>" in text
+
+
+def test_staff_can_have_a_failed_label_made_again(api: Any, run_worker: Any, today: datetime) -> None:
+    from portal.returns.service import failed_labels, retry_label
+
+    item = approved_return(api)
+    get_queue("labels").empty()
+    label = labels()[0]
+    label.state, label.attempts, label.last_error = "failed", 5, "LabelRenderError: boom"
+    db.session.commit()
+    assert [r.rma for r in failed_labels()] == [item.rma]
+    retry_label(db.session.get(Return, item.id), Actor.system("agent"))  # type: ignore[arg-type]
+    db.session.commit()
+    assert failed_labels() == []
+    assert run_worker("labels").returncode == 0
+    [label] = labels()
+    assert label.state == "ready" and label.attempts == 1
