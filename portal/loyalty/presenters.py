@@ -193,10 +193,16 @@ class OrderPoints:
 
 
 def order_points(order: Order) -> OrderPoints | None:
-    """The points an order earned (and what its returns took back), or would earn once delivered: one
-    statement. None for a guest order (no account collects points)."""
+    """The points an order earned (and what its returns took back), or would earn once delivered: at most
+    one statement (the order's items and shipments are loaded already). None for a guest order."""
     if order.customer_id is None:
         return None
+    estimate = 0
+    if order.status != "cancelled":
+        estimate = sum(line_points(item.unit_price * item.quantity, Decimal(1)) for item in order.items)
+    # Points come with a delivery: an order none of whose parcels arrived has none (and needs no query).
+    if not any(s.delivered_at is not None or s.status == "returned_to_sender" for s in order.shipments):
+        return OrderPoints(0, 0, None, estimate)
     now = clock.now()
     credit = LedgerEntry.points > 0
     returned = (LedgerEntry.kind == "clawback") & LedgerEntry.source_key.like("clawback:%")
@@ -212,7 +218,4 @@ def order_points(order: Order) -> OrderPoints | None:
             ),
         ).where(LedgerEntry.order_id == order.id, LedgerEntry.customer_id == order.customer_id)
     ).one()
-    estimate = 0
-    if order.status != "cancelled":
-        estimate = sum(line_points(item.unit_price * item.quantity, Decimal(1)) for item in order.items)
     return OrderPoints(int(row[0]), int(row[1]), row[2], estimate)

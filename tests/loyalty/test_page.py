@@ -16,6 +16,7 @@ from portal.audit import Actor
 from portal.extensions import db
 from portal.loyalty.models import LedgerEntry, LoyaltyProfile
 from portal.loyalty.spending import adjust_points
+from portal.orders.models import Order
 from tests.conftest import csrf_token
 from tests.loyalty.conftest import (
     PLACED,
@@ -113,6 +114,10 @@ def _fill_ledger(customer_id: int, count: int) -> None:
 
 
 def count_queries(client: Any, path: str) -> int:
+    return len(statements_of(client, path))
+
+
+def statements_of(client: Any, path: str) -> list[str]:
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -123,7 +128,7 @@ def count_queries(client: Any, path: str) -> int:
         assert client.get(path).status_code == 200
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    return len(statements)
+    return statements
 
 
 def test_the_page_runs_a_constant_number_of_queries(client: Any, now: datetime) -> None:
@@ -226,3 +231,35 @@ def test_the_order_page_shows_the_points_it_earns_or_earned(client: Any, api: An
     place(api, "2001", email="guest@example.com")
     grant(guest_client, "2001")
     assert "Create an account to collect points" in html(guest_client.get("/orders/2001")).text
+
+
+def test_the_order_page_needs_one_statement_for_its_points_whatever_the_ledger(client: Any, api: Any) -> None:
+    user = make_shopper()
+    sign_in(client, user)
+    with clock.freeze(PLACED):
+        place(api, "1001")
+        undelivered = statements_of(client, "/orders/1001")
+        delivered_order(api, "1002")
+        delivered = count_queries(client, "/orders/1002")
+        assert sum("loyalty_entries" in s for s in statements_of(client, "/orders/1002")) == 1
+        order_id = db.session.scalar(select(Order.id).where(Order.number == "1002"))
+        db.session.execute(
+            insert(LedgerEntry),
+            [
+                {
+                    "customer_id": user.id,
+                    "kind": "bonus",
+                    "points": 5,
+                    "source_key": f"survey:{i}",
+                    "created_at": PLACED,
+                    "available_from": PLACED,
+                    "order_id": order_id,
+                    "debt_points": 0,
+                }
+                for i in range(200)
+            ],
+        )
+        db.session.commit()
+        assert count_queries(client, "/orders/1002") == delivered
+    # The undelivered order's page shows an estimate without asking the ledger.
+    assert not any("loyalty_entries" in s for s in undelivered)
