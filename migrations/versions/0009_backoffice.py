@@ -59,9 +59,13 @@ def upgrade():
         "ix_orders_customer_name_lower", "orders", [sa.text("lower(customer_name)")], unique=False
     )
     op.create_index("ix_orders_placed_at", "orders", ["placed_at"], unique=False)
+    op.create_index("ix_shipments_shipped_at", "shipments", ["shipped_at"], unique=False)
+    op.create_index("ix_shipments_delivered_at", "shipments", ["delivered_at"], unique=False)
 
 
 def downgrade():
+    op.drop_index("ix_shipments_delivered_at", table_name="shipments")
+    op.drop_index("ix_shipments_shipped_at", table_name="shipments")
     op.drop_index("ix_orders_placed_at", table_name="orders")
     op.drop_index("ix_orders_customer_name_lower", table_name="orders")
     op.drop_table("sequence_stops")

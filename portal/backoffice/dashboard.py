@@ -17,7 +17,7 @@ from sqlalchemy import Integer, case, cast, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.extensions import db
-from portal.messaging.models import Message
+from portal.messaging.models import MESSAGE_STATUSES, Message
 from portal.orders.models import Order, Shipment
 
 MAX_BUCKET = 10
@@ -100,22 +100,32 @@ def transit_days() -> ColumnElement[Any]:
     )
 
 
-def _distribution(start: datetime, end: datetime) -> Distribution:
+def _deliveries(start: datetime, end: datetime) -> tuple[Distribution, int, int, int]:
+    """(distribution, delivered, with a promised window, on time) in one pass over the period's deliveries."""
     days = transit_days()
-    bucket = case((days >= MAX_BUCKET, MAX_BUCKET), (days < 0, 0), else_=days).label("bucket")
+    bucket = case(
+        (Shipment.shipped_at.is_(None), -1), (days >= MAX_BUCKET, MAX_BUCKET), (days < 0, 0), else_=days
+    )
     rows = db.session.execute(
-        select(Shipment.carrier, bucket, func.count().label("parcels"))
-        .where(
-            Shipment.delivered_at >= start,
-            Shipment.delivered_at < end,
-            Shipment.shipped_at.is_not(None),
+        select(
+            Shipment.carrier,
+            bucket.label("bucket"),
+            func.count(),
+            func.sum(case((Shipment.promised_latest.is_not(None), 1), else_=0)),
+            func.sum(case((Shipment.delivered_at <= Shipment.promised_latest, 1), else_=0)),
         )
+        .where(Shipment.delivered_at >= start, Shipment.delivered_at < end)
         .group_by(Shipment.carrier, literal_column("bucket"))
     ).all()
     distribution = Distribution()
-    for carrier, day, parcels in rows:
-        distribution.counts.setdefault(carrier, [0] * (MAX_BUCKET + 1))[int(day)] += int(parcels)
-    return distribution
+    delivered = with_promise = on_time = 0
+    for carrier, day, parcels, promised, in_time in rows:
+        delivered += int(parcels)
+        with_promise += int(promised or 0)
+        on_time += int(in_time or 0)
+        if int(day) >= 0:  # a parcel without a handover time counts as delivered, not in the distribution
+            distribution.counts.setdefault(carrier, [0] * (MAX_BUCKET + 1))[int(day)] += int(parcels)
+    return distribution, delivered, with_promise, on_time
 
 
 def build(start: datetime, end: datetime) -> Dashboard:
@@ -144,18 +154,13 @@ def build(start: datetime, end: datetime) -> Dashboard:
             ),
         ).where(Shipment.shipped_at >= start, Shipment.shipped_at < end)
     ).one()
-    delivered, with_promise, on_time = db.session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((Shipment.promised_latest.is_not(None), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Shipment.delivered_at <= Shipment.promised_latest, 1), else_=0)), 0),
-        ).where(Shipment.delivered_at >= start, Shipment.delivered_at < end)
-    ).one()
+    distribution, delivered, with_promise, on_time = _deliveries(start, end)
+    # status IN (…) lets the (status, due_at) index answer the range on due_at.
     messages = {
         status: int(count)
         for status, count in db.session.execute(
             select(Message.status, func.count())
-            .where(Message.due_at >= start, Message.due_at < end)
+            .where(Message.status.in_(MESSAGE_STATUSES), Message.due_at >= start, Message.due_at < end)
             .group_by(Message.status)
         )
     }
@@ -172,7 +177,7 @@ def build(start: datetime, end: datetime) -> Dashboard:
         delivered=int(delivered),
         with_promise=int(with_promise),
         on_time=int(on_time),
-        distribution=_distribution(start, end),
+        distribution=distribution,
         messages=messages,
         sections=sections,
     )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal import clock
 from portal.db import UTCDateTime
 from portal.extensions import db
-from portal.orders.models import Order
+from portal.orders.models import Order, Shipment
 from portal.shop_settings import ShopSettingOverride, ShopSettingsRevision
 
 __all__ = ["SequenceStop", "ShopSettingOverride", "ShopSettingsRevision"]
@@ -29,6 +29,9 @@ class SequenceStop(db.Model):  # type: ignore[name-defined]
 
 
 # Staff search: prefix ranges on the lower-cased customer name, and the newest orders first for a date range.
-# (Order numbers, e-mails and tracking numbers are indexed by their own area already.)
+# (Order numbers, e-mails and tracking numbers are indexed by their own area already.) The dashboard reads a
+# period's parcels by handover and by delivery time.
 Index("ix_orders_customer_name_lower", func.lower(Order.__table__.c.customer_name))
 Index("ix_orders_placed_at", Order.__table__.c.placed_at)
+Index("ix_shipments_shipped_at", Shipment.__table__.c.shipped_at)
+Index("ix_shipments_delivered_at", Shipment.__table__.c.delivered_at)
