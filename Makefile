@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO_FILES := $(wildcard translations/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test lint setup install assets translations migrate clean browsers
+.PHONY: run test lint setup install assets translations migrate clean browsers bench
 
 setup: install assets translations
 
@@ -53,6 +53,13 @@ browsers:
 
 test: setup browsers lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The benchmark suite (not part of `make test`; about 15 minutes): PostgreSQL at BENCH_DATABASE_URL (default the
+# local doorstep_bench database, created if missing) or `make bench BENCH_DB=sqlite`; Redis db 6 unless
+# BENCH_REDIS_URL. Prints the table and writes bench/results/latest.json. See README, "Performance".
+BENCH_DB ?= postgresql
+bench: setup browsers
+	$(BIN)/python -m bench.run --db $(BENCH_DB)
 
 # Refresh the message catalogs after changing user-visible text.
 extract: install
