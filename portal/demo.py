@@ -35,6 +35,7 @@ from portal.accounts.models import User
 from portal.accounts.service import create_user, normalise_email
 from portal.audit import Actor
 from portal.extensions import db
+from portal.loyalty.demo import seed_loyalty_history
 from portal.orders.models import Order
 from portal.orders.service import (
     AddressData,
@@ -860,6 +861,7 @@ def seed_demo() -> str:
         _seed_order(order, anchor, actor, tally)
     seed_survey_answers(clock.now())
     seed_demo_return(DEMO_USERS["shopper"][0])
+    seed_loyalty_history(DEMO_USERS["shopper"][0])
     shipments = sum(len(order.shipments) for order in PLAN)
     events = sum(len(shipment.events) for order in PLAN for shipment in order.shipments)
     return (

@@ -150,7 +150,9 @@ def _describe(entry: LedgerEntry, number: str | None, item: str | None, now: dat
             )
     if entry.kind == "bonus" and entry.note:
         detail = entry.note
-    return HistoryRow(entry.id, entry.created_at, entry.kind, entry.points, title, detail, pending_until)
+    # An order's points date from its delivery, whenever the carrier's scan reached us.
+    at = entry.spend_at if entry.kind == "earn" and entry.spend_at is not None else entry.created_at
+    return HistoryRow(entry.id, at, entry.kind, entry.points, title, detail, pending_until)
 
 
 def present_loyalty(customer_id: int, older_than: int | None = None) -> LoyaltyView:

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import event, insert, select
 
 from portal import clock
+from portal.accounts.models import User
 from portal.audit import Actor
 from portal.extensions import db
 from portal.loyalty.models import LedgerEntry, LoyaltyProfile
@@ -263,3 +264,19 @@ def test_the_order_page_needs_one_statement_for_its_points_whatever_the_ledger(c
         assert count_queries(client, "/orders/1002") == delivered
     # The undelivered order's page shows an estimate without asking the ledger.
     assert not any("loyalty_entries" in s for s in undelivered)
+
+
+def test_the_demo_shopper_has_a_loyalty_history(client: Any, app: Flask) -> None:
+    from portal.demo import DEMO_USERS, seed_demo
+
+    seed_demo()
+    db.session.commit()
+    seed_demo()  # idempotent
+    db.session.commit()
+    shopper = db.session.scalar(select(User).where(User.email == DEMO_USERS["shopper"][0]))
+    assert shopper is not None
+    kinds = db.session.scalars(select(LedgerEntry.kind).where(LedgerEntry.customer_id == shopper.id)).all()
+    assert {"earn", "bonus", "adjust", "expire", "redeem"} <= set(kinds)
+    assert kinds.count("redeem") == 1 and kinds.count("expire") == 1
+    sign_in(client, shopper)
+    assert len(html(client.get("/loyalty")).select(".loyalty-history__row")) >= 10
