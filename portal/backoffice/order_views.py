@@ -27,7 +27,8 @@ from portal.orders.models import Order
 ORDER_PANELS: list[Any] = []
 
 
-def _order(number: str) -> Order:
+def load_order(number: str) -> Order:
+    """The order with everything its page shows, or 404."""
     order = db.session.scalar(
         select(Order).where(Order.number == number).options(*queries.ORDER_PAGE_OPTIONS)
     )
@@ -63,26 +64,26 @@ def _render(order: Order, status: int = 200, **forms: Any) -> Response:
 @bp.get("/orders/<ref:number>")
 def order(number: str) -> Response:
     """The order's whole story, newest first, with the actions staff may take."""
-    return _render(_order(number))
+    return _render(load_order(number))
 
 
-def _done(number: str, message: str) -> Response:
+def done(number: str, message: str) -> Response:
     db.session.commit()
     flash(message, "success")
     return redirect(url_for(".order", number=number), 303)
 
 
-def _refused(order: Order, error: DomainError, **forms: Any) -> Response:
+def refused(order: Order, error: DomainError, **forms: Any) -> Response:
     db.session.rollback()
     flash(error.message, "error")
-    order = _order(order.number)
+    order = load_order(order.number)
     return _render(order, status=error.status, **forms)
 
 
 @bp.post("/orders/<ref:number>/tracking-events")
 def add_tracking_event(number: str) -> Response:
     """Add a tracking event by hand; the status rules and messages apply as for the carrier's events."""
-    order = _order(number)
+    order = load_order(number)
     form = _tracking_form(order, TrackingEventForm(prefix="event"))
     if not form.validate():
         return _render(order, status=422, event_form=form)
@@ -102,35 +103,35 @@ def add_tracking_event(number: str) -> Response:
             field = getattr(form, name, None)
             if field is not None:
                 field.errors = [*field.errors, text]
-        return _refused(order, error, event_form=form)
+        return refused(order, error, event_form=form)
     except DomainError as error:
-        return _refused(order, error, event_form=form)
-    return _done(number, _("The tracking event was added."))
+        return refused(order, error, event_form=form)
+    return done(number, _("The tracking event was added."))
 
 
 @bp.post("/orders/<ref:number>/messages/<int:message_id>/resend")
 def resend_message(number: str, message_id: int) -> Response:
     """Send one of the order's messages again now."""
-    order = _order(number)
+    order = load_order(number)
     try:
         actions.resend_message(order, message_id, staff_actor())
     except DomainError as error:
-        return _refused(order, error)
-    return _done(number, _("The message will be sent again within a minute."))
+        return refused(order, error)
+    return done(number, _("The message will be sent again within a minute."))
 
 
 @bp.post("/orders/<ref:number>/sequence/stop")
 def stop_sequence(number: str) -> Response:
     """Stop every message of the order that has not gone out yet."""
-    order = _order(number)
+    order = load_order(number)
     form = StopSequenceForm(prefix="stop")
     if not form.validate():
         return _render(order, status=422, stop_form=form)
     try:
         skipped = actions.stop_sequence(order, staff_actor(), form.reason.data)
     except DomainError as error:
-        return _refused(order, error, stop_form=form)
-    return _done(
+        return refused(order, error, stop_form=form)
+    return done(
         number, _("The sequence is stopped; %(count)d waiting message(s) will not be sent.", count=skipped)
     )
 
@@ -138,9 +139,9 @@ def stop_sequence(number: str) -> Response:
 @bp.post("/orders/<ref:number>/sequence/resume")
 def resume_sequence(number: str) -> Response:
     """Let the order's messages go out again."""
-    order = _order(number)
+    order = load_order(number)
     try:
         actions.resume_sequence(order, staff_actor())
     except DomainError as error:
-        return _refused(order, error)
-    return _done(number, _("The sequence is running again."))
+        return refused(order, error)
+    return done(number, _("The sequence is running again."))

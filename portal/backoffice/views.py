@@ -157,5 +157,8 @@ def index() -> Response:
     )
 
 
-# The other pages register their routes on `bp` when imported.
-from portal.backoffice import admin_views, order_views, report_views  # noqa: E402, F401
+# The other pages register their routes on `bp` when imported; the other areas join in through `register`.
+from portal.backoffice import admin_views, area_views, integrations, order_views, report_views  # noqa: E402, F401
+
+integrations.register()
+area_views.register()

@@ -51,6 +51,8 @@ def url_values(app: Flask, endpoint: str) -> dict[str, Any]:
         "name": "SHOP_NAME",
         "queue": "default",
         "job_id": "no-such-job",
+        "rma": "R-NONE00",
+        "action": "approve",
     }
     return {name: known[name] for name in rule.arguments}
 
