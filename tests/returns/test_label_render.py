@@ -138,15 +138,18 @@ def test_qr_code_carries_the_rma_without_a_payload(app: Flask, tmp_path: Path) -
     assert decode(render_label(values(qr_payload="")), tmp_path, "qrcode") == ["R7K3-9QXM"]
 
 
-def test_label_is_in_the_customers_language(app: Flask) -> None:
-    text = pdf_text(render_label(values(locale="de", method="qr_dropoff")))
+@pytest.mark.parametrize(
+    ("locale", "long_date"),
+    [("de", "22. November 2026"), ("fr", "22 novembre 2026"), ("es", "22 de noviembre de 2026")],
+)
+def test_label_is_in_the_customers_language(app: Flask, locale: str, long_date: str) -> None:
+    text = pdf_text(render_label(values(locale=locale, method="qr_dropoff")))
 
-    # Dates come from Babel's locale data, so German shows already.
-    assert "22. November 2026" in text
-    # The instructions print as the German catalog has them. Until the catalog helper translates the label's
-    # strings this is still the English text; once it does, this same assertion checks the German.
-    with force_locale("de"):
+    assert long_date in text
+    # Whatever wording the catalog has, it is that language's, not the English source.
+    with force_locale(locale):
         keep_receipt = gettext("Keep your receipt until your return is processed.")
+    assert keep_receipt != "Keep your receipt until your return is processed."
     assert flat(keep_receipt) in flat(text)
 
 
@@ -233,12 +236,12 @@ def test_right_to_left_and_500_character_lines_stay_on_one_page(app: Flask, tmp_
     assert decode(pdf, tmp_path, "code128") == ["R7K3-9QXM"]
 
 
-@pytest.mark.parametrize("locale", ["en", "de"])
+@pytest.mark.parametrize("locale", ["en", "de", "fr", "es"])
 @pytest.mark.parametrize("method", ["label", "qr_dropoff"])
 def test_every_value_at_its_worst_still_fits_one_page_and_scans(
     app: Flask, tmp_path: Path, method: str, locale: str
 ) -> None:
-    # "W" is the widest letter; the German run keeps holding once the label's strings are translated.
+    # "W" is the widest letter; the other languages' instructions are longer than the English ones.
     line = ("W" * 60 + " ") * 9
     pdf = render_label(
         values(
