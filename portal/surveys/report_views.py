@@ -79,7 +79,7 @@ def _filters() -> Filters:
 
 
 @bp.get("/backoffice/surveys")
-def survey_report() -> Response:
+def report() -> Response:
     """NPS with its counts, the weekly NPS trend and the CSAT distribution for a period."""
     _require_staff()
     filters = _filters()
