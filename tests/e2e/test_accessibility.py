@@ -378,14 +378,7 @@ SCREENS: list[Screen] = [
 
 
 # Problems found in pages still being finished, by (check, screen): expected to fail until fixed.
-KNOWN_ISSUES: dict[tuple[str, str], str] = {
-    ("axe", "backoffice-jobs"): "templates/backoffice/jobs.html: .table-wrap scrolls but cannot be focused",
-    ("axe", "backoffice-audit"): "templates/backoffice/audit.html: .table-wrap scrolls but cannot be focused",
-    (
-        "phone",
-        "backoffice-order",
-    ): "templates/backoffice/order.html: dl.backoffice-facts is wider than 320 px",
-}
+KNOWN_ISSUES: dict[tuple[str, str], str] = {}
 
 
 def _screens(check: str) -> list[Any]:
