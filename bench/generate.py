@@ -6,8 +6,8 @@ A fingerprint (generator version + scale + the migration files) is stored in `be
 the loaded data is reused and nothing is generated. Scenarios that write (ingestion, message sends) remove or
 reset their own rows afterwards, so the data set stays as generated.
 
-Areas that are not built yet (returns, loyalty) get their rows as soon as their tables exist: `_extras`
-looks at the schema, so the fingerprint (which includes the migrations) changes and the data set is rebuilt.
+Areas get their rows as soon as their tables exist (`_extras` looks at the schema: returns with their lines,
+history and labels; the loyalty ledger); the fingerprint includes the migrations, so a new area rebuilds.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Table, inspect, text
 from sqlalchemy.engine import Engine
 
-GENERATOR_VERSION = "5"
+GENERATOR_VERSION = "6"
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20261122
 
@@ -165,6 +165,8 @@ class Generator:
         self.tables: dict[str, list[tuple[Any, ...]]] = {}
         # Delivered orders a return can be made for: (order id, customer id, delivered at, items, prices).
         self.returnable: list[tuple[int, int | None, datetime, list[tuple[int, int]], list[Decimal]]] = []
+        # Delivered shipments of account holders: what the loyalty ledger earns.
+        self.earnings: list[tuple[int, int, int, datetime, list[tuple[int, int, Decimal]]]] = []
 
     def emit(self, table: str, row: tuple[Any, ...]) -> None:
         self.tables.setdefault(table, []).append(row)
@@ -374,9 +376,13 @@ class Generator:
                         last_at or shipped_at,
                     ),
                 )
+                carried = []
                 for line, (line_item_id, quantity) in enumerate(items):
                     if line % n_shipments == number_in_order:
                         self.emit("shipment_items", (shipment_id, line_item_id, quantity))
+                        carried.append((line_item_id, quantity, prices[line]))
+                if delivered_at is not None and customer_id is not None:
+                    self.earnings.append((customer_id, order_id, shipment_id, delivered_at, carried))
                 for ordinal, (status_name, at, raw, where) in enumerate(visible):
                     event_row += 1
                     city_name, event_country = where
@@ -851,7 +857,7 @@ def _after_load(engine: Engine) -> None:
 
 
 def _extras_names() -> list[tuple[str, None]]:
-    return [("returns", None), ("return_lines", None), ("return_events", None)]
+    return [("returns", None), ("return_lines", None), ("return_events", None), ("loyalty_entries", None)]
 
 
 RETURN_COLUMNS = {
@@ -964,9 +970,87 @@ def _load_returns(engine: Engine, generator: Generator) -> int:
     return total
 
 
+LOYALTY_COLUMNS = (
+    "id",
+    "customer_id",
+    "kind",
+    "points",
+    "source_key",
+    "created_at",
+    "available_from",
+    "expires_at",
+    "order_id",
+    "order_item_id",
+    "quantity",
+    "spend",
+    "spend_at",
+    "currency",
+    "debt_points",
+)
+
+
+def _load_loyalty(engine: Engine, generator: Generator) -> int:
+    """The ledger as deliveries write it: one earn entry per delivered line, the first-order bonus."""
+    from portal.extensions import db
+
+    rows = []
+    entry_id = 0
+    bonus_given: set[int] = set()
+    for customer_id, order_id, shipment_id, delivered_at, carried in generator.earnings:
+        available = delivered_at + timedelta(days=30)
+        expires = available + timedelta(days=365)
+        for item_id, quantity, price in carried:
+            entry_id += 1
+            amount = price * quantity
+            rows.append(
+                (
+                    entry_id,
+                    customer_id,
+                    "earn",
+                    int(amount),
+                    f"earn:shipment-{shipment_id}:item-{item_id}",
+                    delivered_at,
+                    available,
+                    expires,
+                    order_id,
+                    item_id,
+                    quantity,
+                    amount,
+                    delivered_at,
+                    "EUR",
+                    0,
+                )
+            )
+        if customer_id not in bonus_given:
+            bonus_given.add(customer_id)
+            entry_id += 1
+            rows.append(
+                (
+                    entry_id,
+                    customer_id,
+                    "bonus",
+                    100,
+                    f"first-order:{customer_id}",
+                    delivered_at,
+                    available,
+                    expires,
+                    order_id,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    0,
+                )
+            )
+    return copy_rows(engine, db.metadata.tables["loyalty_entries"], LOYALTY_COLUMNS, rows)
+
+
 def _extras(metadata: Any) -> list[tuple[str, Callable[[Engine, Generator], int]]]:
     """Loaders for areas whose tables exist now (returns; loyalty when it lands)."""
     loaders: list[tuple[str, Callable[[Engine, Generator], int]]] = []
     if {"returns", "return_lines", "return_events", "return_labels"} <= set(metadata.tables):
         loaders.append(("returns", _load_returns))
+    if "loyalty_entries" in metadata.tables:
+        loaders.append(("loyalty_entries", _load_loyalty))
     return loaders

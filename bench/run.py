@@ -125,6 +125,7 @@ def main() -> int:
                     "data set",
                     f"{counts['orders']:,} orders, {counts['shipments']:,} shipments, "
                     f"{counts['tracking_events']:,} events, {counts.get('returns', 0):,} returns, "
+                    f"{counts.get('loyalty_entries', 0):,} loyalty entries, "
                     f"{counts['sequence_messages']:,} messages "
                     f"(+ sent history: {counts['messages']:,} outbox rows), "
                     f"{counts['users'] - 1:,} customers",
