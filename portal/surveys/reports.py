@@ -100,14 +100,19 @@ def default_period(today: date) -> Period:
 
 def period_nps(period: Period) -> NpsSummary:
     """The NPS of the answers sent in the period, counted in the database."""
+    return nps_between(period.start, period.end)
+
+
+def nps_between(start: datetime, end: datetime) -> NpsSummary:
+    """The NPS of the answers sent from `start` (included) to `end` (excluded), e.g. for the dashboard."""
     promoter = func.sum(case((SurveyResponse.nps >= 9, 1), else_=0))
     passive = func.sum(case((SurveyResponse.nps.between(7, 8), 1), else_=0))
     detractor = func.sum(case((SurveyResponse.nps <= 6, 1), else_=0))
     row = db.session.execute(
         select(promoter, passive, detractor).where(
             SurveyResponse.nps.is_not(None),
-            SurveyResponse.answered_at >= period.start,
-            SurveyResponse.answered_at < period.end,
+            SurveyResponse.answered_at >= start,
+            SurveyResponse.answered_at < end,
         )
     ).one()
     return NpsSummary(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))

@@ -110,3 +110,20 @@ def test_the_delivery_stars_on_the_tracking_page(axe_page: Any, token: str) -> N
     card.get_by_role("button", name="Send rating").click()
     expect(card).to_contain_text("You rated your delivery 4 stars out of 5")
     assert stored() == [(None, 4, None)]
+
+
+def test_the_staff_report_is_accessible(axe_page: Any, token: str) -> None:
+    from portal.accounts.service import create_user
+
+    create_user("agent@example.com", "correct-horse-battery-staple", role="agent", name="Jan", verified=True)
+    db.session.commit()
+    page = axe_page
+    page.goto("/login")
+    page.get_by_label("Email address").fill("agent@example.com")
+    page.get_by_label("Password").fill("correct-horse-battery-staple")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    page.goto("/backoffice/surveys")
+    expect(page.get_by_role("heading", name="Survey results")).to_be_visible()
+    expect(page.get_by_role("img", name="Weekly NPS")).to_be_visible()
+    check_accessibility(page)
