@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app
 
 from portal.api import schemas
+from portal.loyalty.serialize import REDEMPTION_OUTPUT
 
 
 def _strip_extensions(value: Any) -> Any:
@@ -64,6 +65,7 @@ def _document(max_batch: int) -> dict[str, Any]:
         "ReturnList": schemas.RETURN_LIST_OUTPUT,
         "ReturnEventInput": schemas.RETURN_EVENT_INPUT,
         "ReturnEventResult": schemas.RETURN_EVENT_OUTPUT,
+        "LoyaltyCode": REDEMPTION_OUTPUT,
     }
     rma = _path_param("rma", "The return's RMA number, e.g. R-7KQ4MZ")
     paths = {
@@ -170,6 +172,19 @@ def _document(max_batch: int) -> dict[str, Any]:
                     "201": _json(_ref("ReturnEventResult"), "Recorded"),
                     "404": _json(_ref("Error"), "No such return"),
                     "409": _json(_ref("Error"), "Not possible in the return's current status"),
+                    **ERRORS,
+                },
+            },
+        },
+        "/loyalty/codes/{code}/used": {
+            "parameters": [_path_param("code", "A store-credit code from a `loyalty.redeemed` webhook")],
+            "post": {
+                "operationId": "markLoyaltyCodeUsed",
+                "summary": "Report a store-credit code from a loyalty redemption as used",
+                "responses": {
+                    "200": _json(_ref("LoyaltyCode"), "Marked used"),
+                    "404": _json(_ref("Error"), "No such code"),
+                    "409": _json(_ref("Error"), "Used already"),
                     **ERRORS,
                 },
             },

@@ -17,6 +17,8 @@ from portal.api.openapi import openapi_document
 from portal.audit import Actor
 from portal.errors import NotFound
 from portal.extensions import csrf, db, limiter
+from portal.loyalty.serialize import redemption_payload
+from portal.loyalty.spending import mark_code_used
 from portal.orders import service
 from portal.orders.models import Order, Shipment
 from portal.returns import service as returns_service
@@ -171,3 +173,12 @@ def post_return_event(rma: str, actor: Actor) -> tuple[Response, int]:
     db.session.commit()
     body = {"rma": item.rma, "status": item.status, "event": event_type, "recorded": recorded}
     return jsonify(body), 201 if recorded else 200
+
+
+@bp.post("/loyalty/codes/<ref:code>/used")
+@require_client
+def mark_loyalty_code_used(code: str, actor: Actor) -> tuple[Response, int]:
+    """The shop's checkout took a store-credit code from a loyalty redemption (once; again is 409)."""
+    redemption = mark_code_used(code, actor)
+    db.session.commit()
+    return jsonify(redemption_payload(redemption)), 200
