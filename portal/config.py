@@ -110,6 +110,9 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "LOGIN_LIMIT_PER_IP": (str, "30 per 15 minutes"),
     "LOGIN_LIMIT_PER_EMAIL": (str, "10 per 15 minutes"),
     "REGISTER_LIMIT_PER_IP": (str, "10 per hour"),
+    # A registration answers no sooner than this (ms), whether the address was new or taken: see
+    # portal.security.answer_no_sooner_than. Keep it above the slowest normal registration.
+    "REGISTER_MIN_RESPONSE_MS": (_int, 300),
     "PASSWORD_FORGOT_LIMIT_PER_IP": (str, "10 per hour"),
     "PASSWORD_FORGOT_LIMIT_PER_EMAIL": (str, "5 per hour"),
     "VERIFICATION_RESEND_LIMIT": (str, "3 per hour"),

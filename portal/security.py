@@ -9,9 +9,21 @@ Referer at all, so the secret never leaves for another page or host.
 from __future__ import annotations
 
 import secrets
+import time
 
 from flask import Flask, g, request
 from werkzeug.wrappers import Response
+
+
+def answer_no_sooner_than(started: float, seconds: float) -> None:
+    """Wait until `seconds` after `started` (a time.monotonic() reading).
+
+    For answers whose work differs with a secret (registering a new address writes an account, a taken one
+    does not): padded to a floor above both, the time taken no longer tells which it was.
+    """
+    remaining = started + seconds - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
 
 
 def csp_nonce() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -33,6 +34,7 @@ from portal.errors import DomainError, Invalid
 from portal.extensions import db, limiter, login_manager
 from portal.main import safe_next_path
 from portal.rate_limits import configured_limit
+from portal.security import answer_no_sooner_than
 
 bp = Blueprint("accounts", __name__)
 bp.record_once(lambda state: sessions.init_app(state.app))
@@ -163,6 +165,7 @@ def register() -> Response | tuple[str, int]:
         return redirect(_landing_path(_me()), 303)
     form = RegisterForm()
     if form.validate_on_submit():
+        started = time.monotonic()
         try:
             service.register_shopper(
                 form.name.data, form.email.data, form.password.data, locale=str(get_locale())
@@ -172,6 +175,8 @@ def register() -> Response | tuple[str, int]:
             _show_errors(form, error)
         else:
             db.session.commit()
+            # A new address writes an account, a taken one does not: the same answer must take the same time.
+            answer_no_sooner_than(started, current_app.config["REGISTER_MIN_RESPONSE_MS"] / 1000)
             return redirect(url_for("accounts.check_inbox"), 303)
     return _render_form("accounts/register.html", form, password_hint=_password_hint())
 
