@@ -438,10 +438,11 @@ LOCALIZED_PATHS = [
 @pytest.mark.parametrize("locale", ["de", "fr", "es"])
 def test_translated_pages_fit_a_small_phone(axe_page: Any, world: World, locale: str) -> None:
     # Longer words must not push anything off the screen; axe also checks the page's language.
-    world.order_on_its_way()
-    for path in [*LOCALIZED_PATHS, f"/orders/{ORDER}"]:
-        if path.startswith("/orders/"):
-            world.look_up(axe_page)
+    world.delivered()
+    token = world.survey_token()
+    world.look_up(axe_page)
+    order_paths = [f"/orders/{ORDER}", f"/orders/{ORDER}/returns/new", f"/surveys/{token}"]
+    for path in [*LOCALIZED_PATHS, *order_paths]:
         axe_page.goto(f"{path}?lang={locale}")
         assert axe_page.locator("html").get_attribute("lang") == locale
         assert_no_sideways_scrolling(axe_page)
