@@ -118,3 +118,12 @@ def test_messaging_reads_the_overrides(app: Flask, api: Any) -> None:
     db.session.commit()
     message_id = db.session.scalar(select(Message.id).where(Message.step == "order_confirmation"))
     assert send_message(message_id) == "skipped: step_disabled"
+
+
+def test_the_accent_colour_styles_every_page(admin_client: FlaskClient) -> None:
+    assert change(admin_client, "BRAND_ACCENT_COLOR", "#AA3300").status_code == 303
+    response = admin_client.get("/")
+    style = page(response).select_one("head style")
+    assert style is not None and "--accent: #aa3300" in style.text
+    nonce = response.headers["Content-Security-Policy"].split("'nonce-")[2].split("'")[0]
+    assert style["nonce"] == nonce
