@@ -261,3 +261,23 @@ def test_a_fully_returned_order_gets_no_follow_up_or_survey(client: Any, api: An
     db.session.expire_all()
     followup = db.session.get(Message, followup.id)
     assert check_guards(followup, recipient_of(followup.order), today).skip_reason == "returned"
+
+
+def test_the_confirmation_e_mail_carries_the_label_link(
+    client: Any, api: Any, mailbox: Any, today: datetime
+) -> None:
+    from portal.messaging import tasks
+
+    owner = shopper()
+    delivered_order(api)
+    sign_in(client, owner)
+    assert client.post("/orders/1001/returns/new", data=return_form(client)).status_code == 303
+    item = only_return()
+    message = db.session.scalar(select(Message).where(Message.step == "return_confirmation"))
+    assert message is not None
+    db.session.commit()
+    assert tasks.send_message(message.id, None) == "sent"
+    [mail] = mailbox.wait_for(1)
+    assert item.rma in mail["Subject"]
+    body = mail.get_body(("plain",)).get_content()
+    assert f"http://portal.test/returns/{item.rma}/label.pdf" in body
