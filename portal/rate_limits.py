@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
 
-from flask import Flask, current_app, render_template, request
+from flask import Blueprint, Flask, current_app, render_template, request
 from flask_babel import ngettext
 from flask_limiter import RateLimitExceeded
+from flask_limiter.util import get_remote_address
 from werkzeug.wrappers import Response
 
 from portal.extensions import limiter
@@ -17,6 +19,21 @@ from portal.extensions import limiter
 def configured_limit(setting: str) -> Callable[[], str]:
     """A limit ("10 per 15 minutes") read from the settings at request time (defaults in portal/config.py)."""
     return lambda: str(current_app.config[setting])
+
+
+def api_client_key() -> str:
+    """The API caller a request counts against: its bearer token (hashed; never stored), else its address."""
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if token:
+        return "api-client:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    return "api-anonymous:" + get_remote_address()
+
+
+def limit_api_clients(blueprint: Blueprint) -> None:
+    """Every call to the JSON API counts against its client's API_LIMIT_PER_CLIENT (one shared budget)."""
+    limiter.shared_limit(configured_limit("API_LIMIT_PER_CLIENT"), scope="api", key_func=api_client_key)(
+        blueprint
+    )
 
 
 def seconds_until_reset(error: RateLimitExceeded) -> int:

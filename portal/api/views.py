@@ -16,18 +16,19 @@ from portal.api.auth import require_client
 from portal.api.openapi import openapi_document
 from portal.audit import Actor
 from portal.errors import NotFound
-from portal.extensions import csrf, db, limiter
+from portal.extensions import csrf, db
 from portal.loyalty.serialize import redemption_payload
 from portal.loyalty.spending import mark_code_used
 from portal.orders import service
 from portal.orders.models import Order, Shipment
+from portal.rate_limits import limit_api_clients
 from portal.returns import service as returns_service
 from portal.returns.serialize import return_payload
 
 bp = Blueprint("api", __name__)
 # The API never reads cookies: a bearer token authenticates each call, so CSRF does not apply.
 csrf.exempt(bp)
-limiter.exempt(bp)
+limit_api_clients(bp)
 
 T = TypeVar("T")
 
