@@ -95,6 +95,8 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "SHOP_NAME": (str, "Doorstep Demo Shop"),
     "API_MAX_BODY_BYTES": (_int, 1_000_000),
     "API_MAX_BATCH_EVENTS": (_int, 1000),
+    # Calls to the JSON API per client (bearer token; callers without one count per address).
+    "API_LIMIT_PER_CLIENT": (str, "1200 per minute"),
     "LOG_FORMAT": (str, "json"),
     "PROXY_FIX_HOPS": (_int, 0),
     "ORDER_REFRESH_SECONDS": (_int, 60),
