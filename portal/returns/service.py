@@ -193,7 +193,8 @@ def credit_bonus_for(amount: Decimal, currency: str) -> Decimal:
     return _money(amount * percent / 100, currency)
 
 
-def _clean_text(value: str | None, limit: int) -> str | None:
+def _clean_text(value: str | None) -> str | None:
+    """Trimmed text with plain newlines, or None when empty (lengths are checked by the caller)."""
     if value is None:
         return None
     value = value.replace("\r\n", "\n").strip()
@@ -234,7 +235,7 @@ def _validate(
             )
             continue
         reason = known_reasons.get(line.reason_code)
-        comment = _clean_text(line.comment, COMMENT_MAX)
+        comment = _clean_text(line.comment)
         if reason is None:
             fields[line_field(line.order_item_id, "reason")] = str(_l("Choose a reason from the list."))
         elif reason.comment_required and not comment:
@@ -252,7 +253,7 @@ def _validate(
         fields["items"] = str(_l("Choose at least one item to return."))
     if data.resolution not in RESOLUTIONS:
         fields["resolution"] = str(_l("Choose how you would like to be refunded."))
-    wish = _clean_text(data.exchange_wish, EXCHANGE_WISH_MAX)
+    wish = _clean_text(data.exchange_wish)
     if data.resolution == "exchange" and not wish:
         fields["exchange_wish"] = str(_l("Tell us which size or colour you would like instead."))
     elif wish and len(wish) > EXCHANGE_WISH_MAX:
@@ -313,9 +314,7 @@ def request_return(
         order=order,
         status="requested",
         resolution=data.resolution,
-        exchange_wish=_clean_text(data.exchange_wish, EXCHANGE_WISH_MAX)
-        if data.resolution == "exchange"
-        else None,
+        exchange_wish=_clean_text(data.exchange_wish) if data.resolution == "exchange" else None,
         method=data.method,
         currency=order.currency,
         refund_amount=amount,
@@ -364,7 +363,12 @@ def _add_event(
     item: Return, status: str, actor: Actor, occurred_at: datetime, note: str | None = None
 ) -> None:
     item.events.append(
-        ReturnEvent(status=status, occurred_at=occurred_at, actor_label=actor.label[:200], note=note)
+        ReturnEvent(
+            status=status,
+            occurred_at=occurred_at,
+            actor_label=actor.label[:200],
+            note=note[:NOTE_MAX] if note else None,
+        )
     )
 
 
@@ -410,7 +414,7 @@ def _approve(item: Return, actor: Actor, *, note: str | None, now: datetime) -> 
 
 def approve_return(item: Return, actor: Actor, *, note: str | None = None) -> Return:
     """Staff approve a return waiting for review; its label is made next. Raises Conflict unless requested."""
-    _approve(item, actor, note=_clean_text(note, NOTE_MAX), now=clock.now())
+    _approve(item, actor, note=_clean_text(note), now=clock.now())
     return item
 
 
@@ -419,7 +423,7 @@ def reject_return(item: Return, actor: Actor, *, reason: str) -> Return:
 
     Raises Invalid without a reason, Conflict once refunded, credited, rejected or cancelled.
     """
-    text = _clean_text(reason, NOTE_MAX)
+    text = _clean_text(reason)
     if not text:
         raise Invalid(str(_l("Give a reason for the rejection.")), fields={"reason": str(_l("Required."))})
     allowed = ("requested", "approved", "label_ready", "in_transit", "received")
@@ -458,7 +462,7 @@ def mark_received(item: Return, actor: Actor, *, occurred_at: datetime, note: st
         actor,
         allowed_from=("approved", "label_ready", "in_transit"),
         occurred_at=occurred_at,
-        note=_clean_text(note, NOTE_MAX),
+        note=_clean_text(note),
     )
     lines = [(line.order_item_id, line.quantity) for line in item.lines]
     signals.return_received.send(item, lines=lines, occurred_at=occurred_at)
@@ -476,7 +480,7 @@ def mark_refunded(
         actor,
         allowed_from=("received",),
         occurred_at=occurred_at,
-        note=_clean_text(note, NOTE_MAX),
+        note=_clean_text(note),
     )
     return item
 
@@ -491,7 +495,7 @@ def mark_credited(
         actor,
         allowed_from=("received",),
         occurred_at=occurred_at,
-        note=_clean_text(note, NOTE_MAX),
+        note=_clean_text(note),
     )
     return item
 
