@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import clock, shop_settings
@@ -281,10 +282,11 @@ def set_birthday(customer_id: int, birthday: date | None) -> LoyaltyProfile:
 
     user = db.session.get(User, customer_id)
     if user is None or user.role != "shopper":
-        raise NotFound("No such shopper.")
+        raise NotFound(str(_l("No such shopper.")))
     today = clock.now().date()
     if birthday is not None and not (date(today.year - 120, 1, 1) <= birthday <= today):
-        raise Invalid("Enter a real date of birth.", fields={"birthday": "Enter a real date of birth."})
+        message = str(_l("Enter a real date of birth."))
+        raise Invalid(message, fields={"birthday": message})
     profile = lock_points(customer_id)
     if profile.birthday != birthday:
         profile.birthday = birthday

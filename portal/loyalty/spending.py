@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import audit, clock, shop_settings
@@ -81,18 +82,25 @@ def redeem_points(customer_id: int, points: int, actor: Actor) -> RedeemedCode:
     option = next((o for o in redemption_options() if o.points == points), None)
     if option is None:
         raise Invalid(
-            "Choose one of the rewards offered.", fields={"points": "Choose one of the rewards offered."}
+            str(_l("Choose one of the rewards offered.")),
+            fields={"points": str(_l("Choose one of the rewards offered."))},
         )
     customer = db.session.get(User, customer_id)
     if customer is None or customer.role != "shopper":
-        raise NotFound("No such shopper.")
+        raise NotFound(str(_l("No such shopper.")))
     lock_points(customer_id)
     now = clock.now()
     credits = open_credits(customer_id, available_at=now)
     available = sum(credit.remaining for credit in credits)
     if available < option.points:
         raise Conflict(
-            f"You have {available} points available; this reward needs {option.points}.",
+            str(
+                _l(
+                    "You have %(available)s points available; this reward needs %(points)s.",
+                    available=available,
+                    points=option.points,
+                )
+            ),
             code="not_enough_points",
         )
     code = _new_code()
@@ -141,9 +149,9 @@ def mark_code_used(code: str, actor: Actor) -> Redemption:
         select(Redemption).where(Redemption.code_hash == hash_code(code)).with_for_update()
     )
     if redemption is None:
-        raise NotFound("No such code.", code="unknown_code")
+        raise NotFound(str(_l("No such code.")), code="unknown_code")
     if redemption.used_at is not None:
-        raise Conflict("This code has been used already.", code="code_used")
+        raise Conflict(str(_l("This code has been used already.")), code="code_used")
     redemption.used_at = clock.now()
     audit.record(
         actor,
@@ -166,18 +174,18 @@ def adjust_points(customer_id: int, points: int, *, reason: str, actor: Actor) -
     reason = (reason or "").strip()
     problems: dict[str, str] = {}
     if not reason:
-        problems["reason"] = "Give a reason: the customer sees it."
+        problems["reason"] = str(_l("Give a reason: the customer sees it."))
     elif len(reason) > MAX_REASON_LENGTH:
-        problems["reason"] = f"Keep the reason under {MAX_REASON_LENGTH} characters."
+        problems["reason"] = str(_l("Keep the reason under %(max)s characters.", max=MAX_REASON_LENGTH))
     if not isinstance(points, int) or isinstance(points, bool) or points == 0 or abs(points) > MAX_ADJUSTMENT:
-        problems["points"] = (
-            f"Enter a whole number of points between -{MAX_ADJUSTMENT} and {MAX_ADJUSTMENT}, not 0."
+        problems["points"] = str(
+            _l("Enter a whole number of points between -%(max)s and %(max)s, not 0.", max=MAX_ADJUSTMENT)
         )
     if problems:
         raise Invalid(next(iter(problems.values())), fields=problems)
     customer = db.session.get(User, customer_id)
     if customer is None or customer.role != "shopper":
-        raise NotFound("No such shopper.")
+        raise NotFound(str(_l("No such shopper.")))
     lock_points(customer_id)
     now = clock.now()
     before = balance_of(customer_id, at=now)
@@ -191,7 +199,9 @@ def adjust_points(customer_id: int, points: int, *, reason: str, actor: Actor) -
         credits = open_credits(customer_id, available_at=now)
         available = sum(credit.remaining for credit in credits)
         if -points > available:
-            message = f"The customer has only {available} points available to remove."
+            message = str(
+                _l("The customer has only %(available)s points available to remove.", available=available)
+            )
             raise Invalid(message, fields={"points": message})
         entry = book_debit(
             customer_id, "adjust", -points, key, credits, note=reason, actor_user_id=actor.user_id
