@@ -8,7 +8,8 @@ import redis
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from markupsafe import escape
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -61,7 +62,7 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         if _is_api():
             return api_error(503, "unavailable", "The service is briefly unavailable. Please retry.")
-        return render_template("errors/error.html", status=503, message=_page_message(503)), 503
+        return _unavailable_page(), 503
 
     @app.errorhandler(redis.RedisError)
     def redis_unavailable(error: redis.RedisError) -> tuple[Response | str, int]:
@@ -75,6 +76,24 @@ def init_app(app: Flask) -> None:
         if _is_api():
             return api_error(500, "server_error", "Something went wrong on our side.")
         return render_template("errors/error.html", status=500, message=_page_message(500)), 500
+
+
+def _unavailable_page() -> str:
+    """The 503 page in the layout; if the layout itself needs the database (shop settings, the signed-in
+    user), a bare page that needs nothing but this module."""
+    from portal.extensions import db
+
+    try:
+        return render_template("errors/error.html", status=503, message=_page_message(503))
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("the error page needs the database; answering with the bare page")
+        message = escape(_page_message(503))
+        return (
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>503</title>'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+            f"<body><main><h1>503</h1><p>{message}</p></main></body></html>"
+        )
 
 
 def _page_message(status: int) -> str:
