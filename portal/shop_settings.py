@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask, Response, current_app, g, has_app_context
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from sqlalchemy import JSON, ForeignKey, Integer, String, select, update
@@ -536,9 +536,29 @@ class _ConfigView(Mapping[str, Any]):
         return len(self._config)
 
 
+def brand_css() -> Response:
+    """The accent colour for light mode (dark mode keeps its own light accent for contrast), cacheable: the
+    pages link it with the colour in the URL."""
+    color = get("BRAND_ACCENT_COLOR")
+    if not _COLOR.fullmatch(str(color)):  # a bad value in the environment: keep the stylesheet's own
+        body = ""
+    else:
+        body = (
+            "@media (prefers-color-scheme: light) {\n"
+            f"  :root {{ --accent: {color}; --accent-hover: {color}; --focus: {color}; }}\n"
+            "}\n"
+        )
+    response = Response(body, mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 def init_app(app: Flask) -> None:
-    """Templates' `config.SHOP_NAME` (and every other shop setting) shows the admin's value."""
+    """Templates' `config.SHOP_NAME` (and every other shop setting) shows the admin's value; /brand.css
+    carries the accent colour."""
 
     @app.context_processor
     def _shop_settings_in_templates() -> dict[str, Any]:
         return {"config": _ConfigView(app.config), "shop_setting": get}
+
+    app.add_url_rule("/brand.css", "brand_css", brand_css)

@@ -132,6 +132,19 @@ def build_world(api: Any) -> World:
     rma = _owners_return(api)
     survey_token = _survey_token(guest_order)
     world.values = {"number": "1001", "tracking_number": "T1001", "rma": rma}
+    # The back-office's ids and names (a message, a webhook delivery, a staff user, a setting, a failed job, a
+    # return decision): any value of the right shape builds the URL.
+    world.values.update(
+        {
+            "message_id": "1",
+            "delivery_id": "1",
+            "user_id": "1",
+            "name": "SHOP_NAME",
+            "queue": "default",
+            "job_id": "no-such-job",
+            "action": "approve",
+        }
+    )
     world.guest_values = {"number": "2002", "tracking_number": "T2002"}
     world.tokens = {
         "/password/reset/<token>": make_reset_token(world.owner),
