@@ -318,6 +318,19 @@ def _survey_answered(page: Any, world: World) -> None:
     expect(page.locator("#survey-heading")).to_contain_text("Thank you")
 
 
+def _loyalty(page: Any, world: World) -> None:
+    world.delivered()
+    world.sign_in(page)
+    page.goto("/loyalty")
+
+
+def _loyalty_birthday_error(page: Any, world: World) -> None:
+    _loyalty(page, world)
+    page.get_by_label("Your birthday").fill("3000-01-01")
+    page.get_by_role("button", name="Save birthday").click()
+    expect(page.locator("#birthday-bonus .field-error")).to_be_visible()
+
+
 def _staff(path: str, role: str = "admin") -> Callable[[Any, World], None]:
     def setup(page: Any, world: World) -> None:
         world.order_on_its_way()
@@ -362,6 +375,10 @@ SCREENS: list[Screen] = [
     Screen("survey-errors", _survey_errors),
     Screen("survey-answered", _survey_answered),
     Screen("survey-link-invalid", _goto("/surveys/not-a-real-token")),
+    # Loyalty
+    Screen("loyalty", _loyalty),
+    Screen("loyalty-birthday-error", _loyalty_birthday_error),
+    Screen("loyalty-signed-out", _goto("/loyalty")),
     # Back-office
     Screen("backoffice-home", _staff("/backoffice/", "agent")),
     Screen("backoffice-order", _staff(f"/backoffice/orders/{ORDER}", "agent")),
@@ -374,6 +391,8 @@ SCREENS: list[Screen] = [
     Screen("backoffice-staff", _staff("/backoffice/staff")),
     Screen("backoffice-jobs", _staff("/backoffice/jobs")),
     Screen("backoffice-audit", _staff("/backoffice/audit")),
+    Screen("backoffice-surveys", _staff("/backoffice/surveys")),
+    Screen("backoffice-survey-comments", _staff("/backoffice/surveys/comments")),
 ]
 
 
