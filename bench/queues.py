@@ -107,6 +107,13 @@ def job_rate(connection: Any, job_ids: list[str]) -> dict[str, Any]:
     return {"jobs": len(done), "per_worker": per_worker, "workers": len(rates), "failed": failed}
 
 
+def finished_job_ids(connection: Any, queue_name: str = "messages") -> list[str]:
+    """Every job the queue's workers finished (kept for RQ's result TTL): what the window's rate counts."""
+    from rq import Queue
+
+    return list(Queue(queue_name, connection=connection).finished_job_registry.get_job_ids())
+
+
 def enqueue_noops(connection: Any, count: int, queue_name: str = "messages") -> list[str]:
     from rq import Queue
 
