@@ -211,3 +211,13 @@ def test_the_survey_bonus_lands_in_the_ledger_once(
         select(LedgerEntry).where(LedgerEntry.source_key == f"survey:{invitation.id}")
     ).all()
     assert [(entry.customer_id, entry.points) for entry in bonuses] == [(user.id, 50)]
+
+
+def test_answer_posts_are_rate_limited(
+    app: Any, api: Any, client: Any, mailbox: Any, frozen: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "SURVEY_ANSWER_LIMIT", "3 per hour")
+    token = invite(api, mailbox)
+    statuses = [answer(client, token, nps="7").status_code for _ in range(4)]
+    assert statuses == [303, 303, 303, 429]
+    assert len(responses()) == 1
