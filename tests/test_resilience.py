@@ -32,8 +32,33 @@ def test_sign_in_and_lookup_work_while_redis_is_down(app: Flask, app_config: dic
         limiter.init_app(app)
 
 
+def test_sign_in_stays_limited_per_process_while_redis_is_down(
+    app: Flask, app_config: dict[str, Any]
+) -> None:
+    """The documented choice (README, "When Redis is down"): limits fall back to the process's memory rather
+    than failing open (unlimited guessing) or closed (nobody can sign in)."""
+    broken = create_app(
+        {
+            **app_config,
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "RATELIMIT_STORAGE_URI": "",
+            "LOGIN_LIMIT_PER_EMAIL": "2 per hour",
+        }
+    )
+    try:
+        client = broken.test_client()
+        answers = []
+        for _ in range(3):
+            token = csrf_token(client.get("/login").get_data(as_text=True))
+            data = {"csrf_token": token, "email": "a@example.com", "password": "wrong"}
+            answers.append(client.post("/login", data=data).status_code)
+        assert answers == [422, 422, 429]
+    finally:
+        limiter.init_app(app)
+
+
 def test_regional_locales_use_the_language_we_have() -> None:
     from portal.i18n import supported_locale
 
     values = ("de-DE", "de_AT", "DE", "en-GB", "fr-FR", "", None)
-    assert [supported_locale(value) for value in values] == ["de", "de", "de", "en", None, None, None]
+    assert [supported_locale(value) for value in values] == ["de", "de", "de", "en", "fr", None, None]
