@@ -128,6 +128,7 @@ def test_workers_run_the_periodic_work_of_their_queues() -> None:
         "sweep_due_webhooks",
         "queue_refresh_predictions",
         "queue_loyalty_periodic",
+        "sweep_labels",
     ]
     assert names(["webhooks"]) == ["sweep_due_webhooks"]
-    assert names(["labels"]) == []
+    assert names(["labels"]) == ["sweep_labels"]

@@ -16,7 +16,7 @@ from portal.i18n import date_filter
 from portal.orders.models import Order
 from portal.returns import eligibility, service
 from portal.returns.eligibility import ItemEligibility
-from portal.returns.models import CANCELLABLE_STATUSES, Return
+from portal.returns.models import CANCELLABLE_STATUSES, HOLDING_STATUSES, Return
 
 STATUS_LABELS: dict[str, LazyString] = {
     "requested": _l("Waiting for approval"),
@@ -127,7 +127,14 @@ class OrderReturnsPanel:
 
 
 def order_panel(order: Order, now: datetime) -> OrderReturnsPanel:
-    rows = [item_row(found) for found in eligibility.order_eligibility(order, now)]
+    """The order page's returns section, from one query (the order's returns with their lines)."""
+    returns = service.returns_with_lines(order.id)
+    held: dict[int, int] = {}
+    for item in returns:
+        if item.status in HOLDING_STATUSES:
+            for line in item.lines:
+                held[line.order_item_id] = held.get(line.order_item_id, 0) + line.quantity
+    rows = [item_row(found) for found in eligibility.order_eligibility(order, now, held=held)]
     summaries = [
         ReturnSummary(
             rma=item.rma,
@@ -136,7 +143,7 @@ def order_panel(order: Order, now: datetime) -> OrderReturnsPanel:
             created_at=item.created_at,
             url=url_for("returns.detail", rma=item.rma),
         )
-        for item in service.returns_of_order(order.id)
+        for item in returns
     ]
     return OrderReturnsPanel(
         rows=rows,

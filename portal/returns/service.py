@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from rq import Retry
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from portal import audit, clock, shop_settings
 from portal.audit import Actor
@@ -148,6 +148,19 @@ def returns_of_order(order_id: int) -> list[Return]:
                 selectinload(Return.label),
             )
         )
+    )
+
+
+def returns_with_lines(order_id: int) -> list[Return]:
+    """The order's returns with their lines (not the items), oldest first, in one statement."""
+    return list(
+        db.session.scalars(
+            select(Return)
+            .join(Return.lines)
+            .where(Return.order_id == order_id)
+            .order_by(Return.created_at, Return.id, ReturnLine.id)
+            .options(contains_eager(Return.lines))
+        ).unique()
     )
 
 
@@ -297,13 +310,14 @@ def request_return(
     otherwise the return waits for staff. Raises Invalid naming each bad field, Conflict for a key that
     belongs to another order.
     """
+    # One request at a time per order, so two forms cannot return the same units twice, and a double submit
+    # racing the first one finds it here once the first has committed.
+    db.session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
     existing = find_by_idempotency_key(data.idempotency_key)
     if existing is not None:
         if existing.order_id != order.id:
             raise Conflict(str(_l("This form was already used. Please start again.")), code="key_reused")
         return existing, False
-    # One request at a time per order, so two different forms cannot return the same units twice.
-    db.session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
     now = clock.now()
     lines, rule = _validate(order, data, now)
     amount = sum((Decimal(item.unit_price) * line.quantity for item, line in lines), Decimal(0))
