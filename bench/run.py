@@ -197,7 +197,7 @@ def main() -> int:
 
         with phase(report, "web scenarios", 900):
             from bench.reference_apps import create_anchor_app, fill_anchor_tables
-            from bench.servers import Server, drive, run_wrk
+            from bench.servers import Server, drive, run_wrk, wait_drained
 
             fill_anchor_tables(create_anchor_app())
             hello = Server("hello", "bench.reference_apps:hello", env, "/")
@@ -246,6 +246,7 @@ def main() -> int:
                     wrk_results[name][connections] = result
                     if server is portal_server:
                         served += result.requests
+                    wait_drained(server.port, server.ready_path)
                     print(
                         f"  {name} @{connections}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms, "
                         f"unexpected {result.unexpected}, socket errors {result.socket_errors}",
@@ -272,7 +273,7 @@ def main() -> int:
             )
 
         with phase(report, "API ingestion", 240):
-            from bench.servers import run_wrk
+            from bench.servers import run_wrk, wait_drained
 
             core = inprocess.core_insert_rate(app, plan["ingest_targets"])
             portal_server = next(s for s in servers if s.name == "portal")
@@ -280,6 +281,7 @@ def main() -> int:
             ingest_path = write_lines(
                 "ingest", [(plan["api_token"], nonce)] + [tuple(t) for t in plan["ingest_targets"]]
             )
+            wait_drained(portal_server.port, portal_server.ready_path)
             rss_before = portal_server.worker_rss_kb()
             result = run_wrk(portal_server.base, "/", "ingest.lua", ingest_path, 8, args.seconds)
             rss_after = portal_server.worker_rss_kb()

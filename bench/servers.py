@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -84,6 +85,19 @@ def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[in
         return response.status, response.read()
     finally:
         connection.close()
+
+
+def wait_drained(port: int, path: str, limit: float = 90) -> float:
+    """Wait until the server answers `path` within a second again: requests wrk left queued (slow pages at 32
+    connections) must not be counted against the next scenario. Returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        asked = time.monotonic()
+        with contextlib.suppress(OSError):
+            get(port, path)
+        if time.monotonic() - asked < 1.0:
+            break
+    return time.monotonic() - started
 
 
 def children(pid: int) -> list[int]:
