@@ -132,3 +132,17 @@ def test_the_periodic_job_runs_everything_and_commits(app: Any) -> None:
         summary = tasks.loyalty_periodic_job()
     assert "'expired': 1" in summary
     assert balance(user.id).available == 0
+
+
+def test_the_worker_runs_the_periodic_job_queued_at_most_hourly(app: Any, run_worker: Any) -> None:
+    user = make_shopper()
+    # Long expired, so that the worker (a process of its own, on the real clock) expires it.
+    with clock.freeze(datetime(2024, 1, 5, 9, 0, tzinfo=UTC)):
+        adjust_points(user.id, 10, reason="Test", actor=STAFF)
+        db.session.commit()
+    assert tasks.queue_loyalty_periodic() is True
+    assert tasks.queue_loyalty_periodic() is False  # within the hour: not again
+    result = run_worker("default")
+    assert result.returncode == 0, result.stderr
+    db.session.expire_all()
+    assert [e.points for e in entries(user.id, "expire")] == [-10]
