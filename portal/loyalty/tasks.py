@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.loyalty import tiers
 from portal.loyalty.ledger import book_debit, lock_points, open_credits
 from portal.loyalty.models import Allocation, LedgerEntry, LoyaltyProfile
-from portal.loyalty.service import award_birthday_bonuses
+from portal.loyalty.service import award_birthday_bonuses, award_shipment_points
 
 JOB_ID = "loyalty-periodic"
 _THROTTLE_KEY = "portal.loyalty.periodic"
@@ -153,10 +153,35 @@ def age_out_tiers() -> int:
     )
 
 
+def award_claimed_orders(at: datetime | None = None) -> int:
+    """Award the points of orders that joined an account after their delivery (a guest who then registered
+    with the order's address), for deliveries in the last 12 months. Returns how many shipments earned."""
+    from portal.orders.models import Order, Shipment
+
+    at = at or clock.now()
+    earned = (
+        select(LedgerEntry.id).where(LedgerEntry.order_id == Order.id, LedgerEntry.kind == "earn").exists()
+    )
+    missed = db.session.scalars(
+        select(Shipment)
+        .join(Order, Order.id == Shipment.order_id)
+        .where(
+            Order.customer_id.is_not(None),
+            Order.status != "cancelled",
+            Shipment.delivered_at.is_not(None),
+            Shipment.delivered_at > tiers.window_start(at),
+            ~earned,
+        )
+        .order_by(Shipment.delivered_at, Shipment.id)
+    ).all()
+    return sum(1 for shipment in missed if award_shipment_points(shipment))
+
+
 def run_periodic(at: datetime | None = None) -> dict[str, int]:
     """Everything due now, in one transaction the caller commits."""
     at = at or clock.now()
     return {
+        "claimed": award_claimed_orders(at),
         "expired": expire_points(at),
         "birthdays": award_birthday_bonuses(at),
         "tier_moves": age_out_tiers(),

@@ -209,3 +209,17 @@ def test_delivery_time_not_arrival_of_the_scan_starts_the_window(api: Any, froze
     clock.advance(timedelta(days=5))  # the carrier reports the delivery days late
     delivered_order(api)
     assert {e.available_from for e in entries(user.id)} == {DELIVERED_AT + timedelta(days=30)}
+
+
+def test_a_guest_who_registers_after_delivery_gets_the_orders_points(api: Any, frozen: datetime) -> None:
+    from portal.accounts.service import claim_guest_orders
+    from portal.loyalty import tasks
+
+    delivered_order(api)  # as a guest
+    user = make_shopper()  # registers (verified) with the order's address afterwards
+    assert claim_guest_orders(user) == 1
+    db.session.commit()
+    assert tasks.award_claimed_orders() == 2  # both parcels
+    assert tasks.award_claimed_orders() == 0
+    db.session.commit()
+    assert [(e.kind, e.points) for e in entries(user.id)] == [("earn", 39), ("bonus", 100), ("earn", 50)]
