@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +36,16 @@ pytestmark = pytest.mark.slow
 def recent_order(**overrides: Any) -> dict[str, Any]:
     """An order placed just now (worker processes run on the wall clock: older news counts as stale)."""
     return order_body(placed_at=datetime.now(UTC).isoformat(), locale="en", **overrides)
+
+
+def recent_shipment() -> dict[str, Any]:
+    """A parcel shipped just now, promised for the coming days (an overdue one would add a delay notice)."""
+    now = datetime.now(UTC)
+    promised = {
+        "earliest": (now + timedelta(days=2)).isoformat(),
+        "latest": (now + timedelta(days=4)).isoformat(),
+    }
+    return shipment_body(shipped_at=now.isoformat(), promised_delivery=promised)
 
 
 def recent_scan(event_id: str, status: str, tracking_number: str) -> dict[str, Any]:
@@ -102,7 +112,7 @@ def test_with_redis_down_pages_render_changes_save_and_the_mail_goes_out_after(
     # Changes save: an order, its parcel and a scan arrive through the API.
     assert client.put("/api/v1/orders/1001", json=order_body(), headers=api).status_code == 201
     assert (
-        client.put("/api/v1/orders/1001/shipments/T1001", json=shipment_body(), headers=api).status_code
+        client.put("/api/v1/orders/1001/shipments/T1001", json=recent_shipment(), headers=api).status_code
         == 201
     )
     scan = recent_scan("e1", "in_transit", "T1001")
@@ -197,6 +207,9 @@ class TcpProxy:
 
     def stop(self) -> None:
         if self.listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would leave it accepting.
+            with contextlib.suppress(OSError):
+                self.listener.shutdown(socket.SHUT_RDWR)
             self.listener.close()
         for connection in self.connections:
             with contextlib.suppress(OSError):
