@@ -4,16 +4,15 @@ Every area reads them through `get(name)`, never `current_app.config` directly, 
 back-office applies everywhere. The defaults are the configuration (`portal.config`, i.e. the environment);
 an admin's override is a row of `shop_setting_overrides`.
 
-Overrides are cached per process. A one-row revision counter, bumped in the same transaction as every change,
-is read at most once per application context (i.e. once per request or job): a change made on another node
-shows on the next request there, and a page that reads no setting pays nothing.
+Overrides are read in one statement, at most once per application context (i.e. per request or job), and only
+when something reads a setting: a change made on another node shows on its next request, and a page pays one
+small query (the table holds a row per changed setting).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +22,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, has_app_context
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
-from sqlalchemy import JSON, ForeignKey, Integer, String, select, update
+from sqlalchemy import JSON, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal import audit, clock
@@ -43,15 +42,6 @@ class ShopSettingOverride(db.Model):  # type: ignore[name-defined]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_by_label: Mapped[str] = mapped_column(String(200), default="")
-
-
-class ShopSettingsRevision(db.Model):  # type: ignore[name-defined]
-    """One row whose number grows with every change: other processes compare it with their cached copy."""
-
-    __tablename__ = "shop_settings_revision"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    revision: Mapped[int] = mapped_column(default=0)
 
 
 # --- what may be set, and how each value is checked ---------------------------------------------------------
@@ -404,42 +394,19 @@ def parse_value(name: str, raw: str) -> Any:
 # --- reading ------------------------------------------------------------------------------------------------
 
 
-class _Cache:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.revision: int | None = None
-        self.values: dict[str, Any] = {}
-
-    def clear(self) -> None:
-        with self.lock:
-            self.revision = None
-            self.values = {}
-
-
-def _cache(app: Flask) -> _Cache:
-    cache = app.extensions.get("shop_settings")
-    if cache is None:
-        cache = app.extensions.setdefault("shop_settings", _Cache())
-    return cache
-
-
-def _current_revision() -> int:
-    return db.session.scalar(select(ShopSettingsRevision.revision).where(ShopSettingsRevision.id == 1)) or 0
+# Bumped by every change made in this process, so a context that read the overrides before the change (a test,
+# a long job) reads them again.
+_generation = 0
 
 
 def overrides() -> dict[str, Any]:
-    """Every override in force (name -> value as `get` returns it)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    cache = _cache(app)
-    if not g.get("_shop_settings_checked") or cache.revision is None:
-        revision = _current_revision()
-        if revision != cache.revision:
-            rows = db.session.execute(select(ShopSettingOverride.key, ShopSettingOverride.value)).all()
-            values = {key: SPECS[key].from_json(value) for key, value in rows if key in SPECS}
-            with cache.lock:
-                cache.revision, cache.values = revision, values
-        g._shop_settings_checked = True
-    return cache.values
+    """Every override in force (name -> value as `get` returns it), loaded once per application context."""
+    loaded: tuple[int, dict[str, Any]] | None = g.get("_shop_settings")
+    if loaded is None or loaded[0] != _generation:
+        rows = db.session.execute(select(ShopSettingOverride.key, ShopSettingOverride.value)).all()
+        loaded = (_generation, {key: SPECS[key].from_json(value) for key, value in rows if key in SPECS})
+        g._shop_settings = loaded
+    return loaded[1]
 
 
 def get(name: str) -> Any:
@@ -458,17 +425,10 @@ def default(name: str) -> Any:
 # --- changing -----------------------------------------------------------------------------------------------
 
 
-def _bump_revision() -> None:
-    bumped = db.session.execute(
-        update(ShopSettingsRevision)
-        .where(ShopSettingsRevision.id == 1)
-        .values(revision=ShopSettingsRevision.revision + 1)
-    )
-    if not bumped.rowcount:  # type: ignore[attr-defined]
-        db.session.add(ShopSettingsRevision(id=1, revision=1))
-    db.session.flush()
-    _cache(current_app._get_current_object()).clear()  # type: ignore[attr-defined]
-    g.pop("_shop_settings_checked", None)
+def _forget_loaded() -> None:
+    """Every context of this process reads the overrides again on its next read (after a change)."""
+    global _generation
+    _generation += 1
 
 
 def set_value(name: str, raw: str, actor: Actor) -> Any:
@@ -493,7 +453,8 @@ def set_value(name: str, raw: str, actor: Actor) -> Any:
     row.updated_at = clock.now()
     row.updated_by_id = actor.user_id
     row.updated_by_label = actor.label[:200]
-    _bump_revision()
+    db.session.flush()
+    _forget_loaded()
     audit.record(actor, "setting.changed", "setting", name, {"value": before}, {"value": spec.to_json(value)})
     return value
 
@@ -506,7 +467,8 @@ def reset(name: str, actor: Actor) -> bool:
         return False
     before = row.value
     db.session.delete(row)
-    _bump_revision()
+    db.session.flush()
+    _forget_loaded()
     audit.record(
         actor, "setting.reset", "setting", name, {"value": before}, {"value": spec.to_json(default(name))}
     )

@@ -32,12 +32,6 @@ def upgrade():
         sa.PrimaryKeyConstraint("key", name=op.f("pk_shop_setting_overrides")),
     )
     op.create_table(
-        "shop_settings_revision",
-        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("revision", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_shop_settings_revision")),
-    )
-    op.create_table(
         "sequence_stops",
         sa.Column("order_id", sa.Integer(), nullable=False),
         sa.Column("stopped_at", portal.db.UTCDateTime(timezone=True), nullable=False),
@@ -69,5 +63,4 @@ def downgrade():
     op.drop_index("ix_orders_placed_at", table_name="orders")
     op.drop_index("ix_orders_customer_name_lower", table_name="orders")
     op.drop_table("sequence_stops")
-    op.drop_table("shop_settings_revision")
     op.drop_table("shop_setting_overrides")

@@ -11,9 +11,9 @@ from portal import clock
 from portal.db import UTCDateTime
 from portal.extensions import db
 from portal.orders.models import Order, Shipment
-from portal.shop_settings import ShopSettingOverride, ShopSettingsRevision
+from portal.shop_settings import ShopSettingOverride
 
-__all__ = ["SequenceStop", "ShopSettingOverride", "ShopSettingsRevision"]
+__all__ = ["SequenceStop", "ShopSettingOverride"]
 
 
 class SequenceStop(db.Model):  # type: ignore[name-defined]

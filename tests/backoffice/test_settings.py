@@ -97,15 +97,33 @@ def test_reset_goes_back_to_the_default(admin_client: FlaskClient, app: Flask) -
 
 
 def test_another_process_sees_a_change_on_its_next_request(app: Flask) -> None:
-    """The cache is per process; a change elsewhere bumps the revision, which the next request compares."""
+    """Overrides are read once per application context (a request, a job), so a change elsewhere shows on the
+    next one."""
     assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 7
-    # as if another node had written it: the row and the revision, without this process's cache knowing
+    # as if another node had written it, without this context knowing
     db.session.add(ShopSettingOverride(key="MESSAGE_SURVEY_DAYS", value=9, updated_by_label="elsewhere"))
-    db.session.execute(shop_settings.ShopSettingsRevision.__table__.insert().values(id=1, revision=41))
     db.session.commit()
-    assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 7  # this app context (request, job) checked already
+    assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 7  # this context (request, job) read them already
     with app.app_context():  # the next request or job
         assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 9
+
+
+def test_a_page_reads_the_settings_in_one_statement(admin_client: FlaskClient) -> None:
+    from sqlalchemy import event
+
+    assert change(admin_client, "SHOP_NAME", "Kettle & Co").status_code == 303
+    assert change(admin_client, "BRAND_ACCENT_COLOR", "#123456").status_code == 303
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert admin_client.get("/").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert sum("shop_setting_overrides" in statement for statement in seen) == 1
 
 
 def test_messaging_reads_the_overrides(app: Flask, api: Any) -> None:
