@@ -285,6 +285,7 @@ def main() -> int:
             rss_before = portal_server.worker_rss_kb()
             result = run_wrk(portal_server.base, "/", "ingest.lua", ingest_path, 8, args.seconds)
             rss_after = portal_server.worker_rss_kb()
+            wait_drained(portal_server.port, portal_server.ready_path)  # batches still in flight land first
             removed = inprocess.remove_ingested(app)
             events_per_second = result.rps * 100
             share = ratio(events_per_second, core["events_per_second"])
