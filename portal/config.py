@@ -230,12 +230,15 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "SURVEY_QUESTIONS": (_json, ["nps", "csat"]),
     "SURVEY_INVITATION_DAYS": (_int, 30),
     "SURVEY_THROTTLE_DAYS": (_int, 30),
+    # Answers and comments sent to survey links, per client IP.
+    "SURVEY_ANSWER_LIMIT": (str, "30 per hour"),
     # Sequence steps the shop does not send at all (names, e.g. ["in_transit"]); admins toggle them.
     "MESSAGE_DISABLED_STEPS": (_json, []),
     # Back-office sessions end after this many minutes without a back-office page view.
     "BACKOFFICE_IDLE_MINUTES": (_int, 30),
-    # Answers and comments sent to survey links, per client IP.
-    "SURVEY_ANSWER_LIMIT": (str, "30 per hour"),
+    # Each process reuses the shop settings it read for this many seconds (0: read them for every request),
+    # so an admin's change reaches the other processes and nodes within that time.
+    "SHOP_SETTINGS_CACHE_SECONDS": (_int, 5),
 }
 
 # Where each carrier shows a parcel to the public; {tracking_number} is filled in.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -400,13 +401,27 @@ _generation = 0
 
 
 def overrides() -> dict[str, Any]:
-    """Every override in force (name -> value as `get` returns it), loaded once per application context."""
+    """Every override in force (name -> value as `get` returns it).
+
+    Read once per application context (a request, a job), and shared by the contexts of this process for
+    SHOP_SETTINGS_CACHE_SECONDS, so pages do not pay a statement each; a change made in this process shows at
+    once, one made on another node within that many seconds.
+    """
     loaded: tuple[int, dict[str, Any]] | None = g.get("_shop_settings")
-    if loaded is None or loaded[0] != _generation:
+    if loaded is not None and loaded[0] == _generation:
+        return loaded[1]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    ttl = float(app.config["SHOP_SETTINGS_CACHE_SECONDS"])
+    shared: tuple[int, float, dict[str, Any]] | None = app.extensions.get("shop_settings_cache")
+    now = time.monotonic()
+    if ttl > 0 and shared is not None and shared[0] == _generation and shared[1] > now:
+        values = shared[2]
+    else:
         rows = db.session.execute(select(ShopSettingOverride.key, ShopSettingOverride.value)).all()
-        loaded = (_generation, {key: SPECS[key].from_json(value) for key, value in rows if key in SPECS})
-        g._shop_settings = loaded
-    return loaded[1]
+        values = {key: SPECS[key].from_json(value) for key, value in rows if key in SPECS}
+        app.extensions["shop_settings_cache"] = (_generation, now + ttl, values)
+    g._shop_settings = (_generation, values)
+    return values
 
 
 def get(name: str) -> Any:

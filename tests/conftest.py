@@ -103,6 +103,8 @@ def app_config(
         "INSTANCE_PATH": str(instance_dir),
         "LOG_FORMAT": "text",
         "PORTAL_BASE_URL": "http://portal.test",
+        # Tests write settings straight into the table and empty it between tests: read it every time.
+        "SHOP_SETTINGS_CACHE_SECONDS": 0,
     }
 
 

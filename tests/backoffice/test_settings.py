@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal import shop_settings
 from portal.audit import Actor, AuditEntry
@@ -144,3 +144,45 @@ def test_the_accent_colour_styles_every_page(admin_client: FlaskClient) -> None:
     assert link is not None and link["href"] == "/brand.css?v=aa3300"
     response = admin_client.get(link["href"])
     assert response.mimetype == "text/css" and "--accent: #aa3300" in response.get_data(as_text=True)
+
+
+def test_a_process_reuses_the_settings_it_read_for_a_while(app: Flask) -> None:
+    """With a cache time, the next request of the same process reads no statement for the settings; a change
+    made in this process still shows at once, one made elsewhere after the cache time."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    app.config["SHOP_SETTINGS_CACHE_SECONDS"] = 60
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with app.app_context():
+            assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 7
+        read = [sql for sql in statements if sql.startswith("SELECT") and "shop_setting_overrides" in sql]
+        assert len(read) == 1
+        db.session.add(ShopSettingOverride(key="MESSAGE_SURVEY_DAYS", value=9, updated_by_label="elsewhere"))
+        db.session.commit()
+        with app.app_context():  # the next request within the cache time: no statement, the value it read
+            assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 7
+        assert len([sql for sql in statements if sql.startswith("SELECT") and "shop_setting_overrides" in sql]) == 1
+        with app.app_context():
+            shop_settings.set_value("MESSAGE_SURVEY_DAYS", "8", Actor.system("test"))
+            db.session.commit()
+        with app.app_context():  # a change made here shows at once
+            assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 8
+        app.extensions["shop_settings_cache"] = (-1, 0.0, {})  # as if the cache time had passed
+        db.session.execute(
+            update(ShopSettingOverride)
+            .where(ShopSettingOverride.key == "MESSAGE_SURVEY_DAYS")
+            .values(value=10)
+        )
+        db.session.commit()
+        with app.app_context():
+            assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 10
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+        app.config["SHOP_SETTINGS_CACHE_SECONDS"] = 0
+        app.extensions.pop("shop_settings_cache", None)
