@@ -5,11 +5,19 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from babel.dates import format_skeleton
 from babel.dates import format_time as babel_format_time
-from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_currency, format_date, format_datetime, get_locale, get_timezone
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import (
+    format_currency,
+    format_date,
+    format_datetime,
+    get_locale,
+    get_timezone,
+    get_translations,
+)
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -110,8 +118,33 @@ def date_filter(value: date | datetime | None, style: str = "medium") -> str:
     return str(format_date(value, style))
 
 
+def _translations() -> Any:
+    """The catalog of the current locale, looked up once per context and locale.
+
+    Flask-Babel finds it again for every `_()` (several context look-ups and a locale-to-string each), and a
+    page calls `_()` a hundred times or more. `force_locale` swaps the locale object (and puts the same one
+    back), so comparing by identity follows it.
+    """
+    locale = get_locale()
+    cached = g.get("_portal_translations")
+    if cached is not None and cached[0] is locale:
+        return cached[1]
+    translations = get_translations()
+    g._portal_translations = (locale, translations)
+    return translations
+
+
 def init_app(app: Flask) -> None:
     """Template helpers: `current_locale()`, `language_names`, and the `money`, `datetime`, `date` filters."""
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda message: _translations().ugettext(message),
+        ngettext=lambda singular, plural, n: _translations().ungettext(singular, plural, n),
+        pgettext=lambda context, message: _translations().upgettext(context, message),
+        npgettext=lambda context, singular, plural, n: _translations().unpgettext(
+            context, singular, plural, n
+        ),
+        newstyle=True,
+    )
     app.jinja_env.globals["current_locale"] = current_locale
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["datetime"] = datetime_filter
