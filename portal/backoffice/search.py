@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, union
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -56,20 +56,23 @@ class SearchPage:
 
 
 def _text_condition(query: str) -> ColumnElement[bool]:
-    variants = {query, query.upper()}
+    """The order matches the query on any identifier: a UNION of one index lookup per identifier (an OR of
+    them in one WHERE would make the database read every order)."""
+    variants = sorted({query, query.upper()})
     lowered = query.lower()
-    conditions: list[ColumnElement[bool]] = []
-    for variant in variants:
-        conditions.append(prefix_match(Order.number, variant))
-    conditions.append(prefix_match(Order.email, lowered))
-    conditions.append(prefix_match(func.lower(Order.customer_name), lowered))
-    tracking = or_(*(prefix_match(Shipment.tracking_number, variant) for variant in variants))
-    conditions.append(Order.id.in_(select(Shipment.order_id).where(tracking)))
+    lookups: list[Any] = [
+        select(Order.id).where(or_(*(prefix_match(Order.number, variant) for variant in variants))),
+        select(Order.id).where(prefix_match(Order.email, lowered)),
+        select(Order.id).where(prefix_match(func.lower(Order.customer_name), lowered)),
+        select(Shipment.order_id).where(
+            or_(*(prefix_match(Shipment.tracking_number, variant) for variant in variants))
+        ),
+    ]
     for source in ORDER_ID_SOURCES:
         ids = source(query)
         if ids is not None:
-            conditions.append(Order.id.in_(ids))
-    return or_(*conditions)
+            lookups.append(ids)
+    return Order.id.in_(union(*lookups))
 
 
 def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
