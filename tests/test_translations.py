@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog, Message
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
@@ -130,6 +130,43 @@ def test_catalog_header_has_the_language_and_its_plural_rule(locale: str) -> Non
     catalog = _catalog(locale)
     assert str(catalog.locale) == locale
     assert catalog.plural_forms == get_plural(locale).plural_forms
+
+
+# Characters a text message can carry in GSM-7 (the basic set and its extension table); one character outside
+# them switches the whole message to UCS-2, which fits 70 characters per part instead of 160.
+GSM_7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
+    "abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
+)
+SMS_SOURCES = [*sorted((TEMPLATES / "sms").glob("*.txt")), ROOT / "portal" / "messaging" / "optouts.py"]
+
+
+def sms_messages() -> set[str]:
+    """The SMS templates' messages, and the replies to STOP and START (the rest of optouts.py is pages)."""
+    found: set[str] = set()
+    for path in SMS_SOURCES:
+        method = "python" if path.suffix == ".py" else "jinja2"
+        with path.open("rb") as handle:
+            for _lineno, message, _comments, _context in extract(method, handle, keywords=KEYWORDS):
+                text = message[0] if isinstance(message, tuple) else message
+                if method == "jinja2" or "STOP" in text or "START" in text:
+                    found.add(text)
+    return found
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_text_messages_fit_gsm_7_in_every_language(locale: str) -> None:
+    catalog = _catalog(locale)
+    wanted = sms_messages()
+    assert len(wanted) >= 5, wanted
+    outside = {}
+    for message in catalog:
+        if message.id and _key(message) in wanted:
+            forms = message.string if isinstance(message.string, tuple | list) else (message.string,)
+            for form in forms:
+                if bad := sorted(set(form or "") - GSM_7):
+                    outside[_key(message)] = (form, bad)
+    assert not outside, f"SMS texts in {locale} with characters outside GSM-7: {outside}"
 
 
 # --- Templates: no user-visible text outside the translation calls ---
