@@ -239,6 +239,8 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     # Each process reuses the shop settings it read for this many seconds (0: read them for every request),
     # so an admin's change reaches the other processes and nodes within that time.
     "SHOP_SETTINGS_CACHE_SECONDS": (_int, 5),
+    # The back-office dashboard's figures for a period are reused this long by each process (0: never).
+    "DASHBOARD_CACHE_SECONDS": (_int, 60),
 }
 
 # Where each carrier shows a parcel to the public; {tracking_number} is filled in.

@@ -105,6 +105,7 @@ def app_config(
         "PORTAL_BASE_URL": "http://portal.test",
         # Tests write settings straight into the table and empty it between tests: read it every time.
         "SHOP_SETTINGS_CACHE_SECONDS": 0,
+        "DASHBOARD_CACHE_SECONDS": 0,
     }
 
 

@@ -141,7 +141,7 @@ def dashboard_page() -> Response:
             first=first,
             last=last,
         )
-    board = dashboard.build(day_start(first), day_after(last))
+    board = dashboard.cached_build(day_start(first), day_after(last))
     return render_page_or_block(
         "backoffice/dashboard.html",
         "content",

@@ -120,3 +120,21 @@ def test_the_dashboard_runs_a_fixed_number_of_statements(
     empty = statements()
     load(api)
     assert statements() == empty
+
+
+def test_a_process_reuses_a_period_s_figures_for_the_cache_time(app: Any, api: Any) -> None:
+    start, end = datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)
+    app.config["DASHBOARD_CACHE_SECONDS"] = 60
+    try:
+        with app.test_request_context():
+            first = dashboard.cached_build(start, end)
+        load(api)  # new orders after the figures were read
+        with app.test_request_context():
+            assert dashboard.cached_build(start, end) is first  # within the cache time: the same figures
+            assert dashboard.cached_build(start, end - timedelta(days=1)).orders == 11  # another period
+        app.extensions["dashboard_cache"].clear()  # as if the cache time had passed
+        with app.test_request_context():
+            assert dashboard.cached_build(start, end).orders == 11
+    finally:
+        app.config["DASHBOARD_CACHE_SECONDS"] = 0
+        app.extensions.pop("dashboard_cache", None)

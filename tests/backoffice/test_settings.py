@@ -167,7 +167,8 @@ def test_a_process_reuses_the_settings_it_read_for_a_while(app: Flask) -> None:
         db.session.commit()
         with app.app_context():  # the next request within the cache time: no statement, the value it read
             assert shop_settings.get("MESSAGE_SURVEY_DAYS") == 7
-        assert len([sql for sql in statements if sql.startswith("SELECT") and "shop_setting_overrides" in sql]) == 1
+        reads = [sql for sql in statements if sql.startswith("SELECT") and "shop_setting_overrides" in sql]
+        assert len(reads) == 1
         with app.app_context():
             shop_settings.set_value("MESSAGE_SURVEY_DAYS", "8", Actor.system("test"))
             db.session.commit()
