@@ -12,6 +12,7 @@ small query (the table holds a row per changed setting).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from flask import Flask, Response, current_app, g, has_app_context
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from sqlalchemy import JSON, ForeignKey, String, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal import audit, clock
@@ -31,6 +33,8 @@ from portal.audit import Actor
 from portal.db import UTCDateTime
 from portal.errors import Invalid
 from portal.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 class ShopSettingOverride(db.Model):  # type: ignore[name-defined]
@@ -417,7 +421,13 @@ def overrides() -> dict[str, Any]:
     if ttl > 0 and shared is not None and shared[0] == _generation and shared[1] > now:
         values = shared[2]
     else:
-        rows = db.session.execute(select(ShopSettingOverride.key, ShopSettingOverride.value)).all()
+        try:
+            rows = db.session.execute(select(ShopSettingOverride.key, ShopSettingOverride.value)).all()
+        except SQLAlchemyError:
+            # The database is away (the 503 page is being drawn, say): the defaults, read again next time.
+            log.warning("could not read the shop settings; using the defaults", exc_info=True)
+            db.session.rollback()
+            return {}
         values = {key: SPECS[key].from_json(value) for key, value in rows if key in SPECS}
         app.extensions["shop_settings_cache"] = (_generation, now + ttl, values)
     g._shop_settings = (_generation, values)
