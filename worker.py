@@ -10,8 +10,9 @@ return labels whose job was lost or whose worker died mid-render. (RQ's CronSche
 used: it wants the main thread for its signal handlers, i.e. a process of its own, and cannot give its jobs an
 id.) The database rows are the truth, so a tick lost to a restart or a Redis outage only delays the work.
 
-A worker serving `labels` renders one small label before it starts working, so the work horses it forks for
-label jobs begin with WeasyPrint imported and the fonts loaded.
+Every worker compiles the templates and loads the catalogs before it starts, and one serving `labels` also
+renders one small label, so the work horses it forks begin with templates compiled, catalogs read and (for
+labels) WeasyPrint imported and the fonts loaded.
 """
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ def _run_periodically(app: Flask, tasks: list[Callable[[], object]], stop: threa
         stop.wait(interval)
 
 
+def warm_up_templates(app: Flask) -> None:
+    """Compile every template and load every language's catalog once, in the parent: each job runs in a
+    forked work horse, which would otherwise compile the e-mail templates and read the catalogs again."""
+    from flask_babel import force_locale, get_translations
+
+    from portal.config import SUPPORTED_LOCALES
+
+    for name in app.jinja_env.list_templates(extensions=("html", "txt")):
+        app.jinja_env.get_template(name)
+    for locale in SUPPORTED_LOCALES:
+        with force_locale(locale):
+            get_translations()
+
+
 def warm_up_labels() -> None:
     """Load WeasyPrint and the label fonts once, so every label job's forked work horse starts warm."""
     from portal.returns.label import warm_up
@@ -91,6 +106,7 @@ def main() -> None:
     with app.app_context():
         # Each job runs in a forked work horse: it must not share the parent's database connections.
         os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
+        warm_up_templates(app)
         if "labels" in args.queues:
             warm_up_labels()
         worker = Worker(
