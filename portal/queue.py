@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -105,6 +105,34 @@ def enqueue_now(job: PendingJob) -> bool:
     else:
         queue.enqueue(func, *job.args, job_id=job.job_id, retry=job.retry, **job.options)
     return True
+
+
+def enqueue_many_now(jobs: Sequence[PendingJob]) -> int:
+    """`enqueue_now` for many jobs in a few Redis round trips (the dispatcher queues a thousand at a time):
+    one to see which ids are already waiting or running, one per queue to add the rest. Returns how many
+    were queued. Delayed jobs go one by one."""
+    if not jobs:
+        return 0
+    connection = get_queue(jobs[0].queue).connection
+    existing = Job.fetch_many([job.job_id for job in jobs], connection=connection)
+    live = {job.id for job in existing if job is not None and job.get_status(refresh=False) in _LIVE_STATES}
+    queued = 0
+    by_queue: dict[str, list[Any]] = {}
+    seen: set[str] = set()
+    for job in jobs:
+        if job.job_id in live or job.job_id in seen:
+            continue
+        seen.add(job.job_id)
+        if job.delay:
+            queued += enqueue_now(job)
+            continue
+        func: Any = job.func
+        by_queue.setdefault(job.queue, []).append(
+            Queue.prepare_data(func, job.args, job_id=job.job_id, retry=job.retry, **job.options)
+        )
+    for name, datas in by_queue.items():
+        queued += len(get_queue(name).enqueue_many(datas))
+    return queued
 
 
 @event.listens_for(Session, "after_commit")

@@ -132,3 +132,23 @@ def test_workers_run_the_periodic_work_of_their_queues() -> None:
     ]
     assert names(["webhooks"]) == ["sweep_due_webhooks"]
     assert names(["labels"]) == ["sweep_labels"]
+
+
+def test_many_jobs_are_queued_together_once_per_id(app: Any) -> None:
+    from portal.queue import PendingJob, enqueue_many_now
+
+    enqueue_after_commit(record_marker, "a", job_id="marker-a")
+    _add_row("a")
+    db.session.commit()
+    jobs = [
+        PendingJob(record_marker, ("a",), "marker-a"),  # already waiting: not again
+        PendingJob(record_marker, ("b",), "marker-b"),
+        PendingJob(record_marker, ("b",), "marker-b"),  # twice in the batch: once
+        PendingJob(record_marker, ("c",), "marker-c", queue="webhooks"),
+    ]
+    assert enqueue_many_now(jobs) == 2
+    assert get_queue().job_ids == ["marker-a", "marker-b"]
+    assert get_queue("webhooks").job_ids == ["marker-c"]
+    assert Job.fetch("marker-b", connection=get_queue().connection).args == ("b",)
+    assert enqueue_many_now(jobs) == 0
+    assert enqueue_many_now([]) == 0

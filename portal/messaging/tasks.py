@@ -21,7 +21,7 @@ from portal.messaging import channels, rendering
 from portal.messaging.models import Message
 from portal.messaging.sequence import EMAIL
 from portal.messaging.service import check_guards, recipient_of
-from portal.queue import PendingJob, enqueue_now
+from portal.queue import PendingJob, enqueue_many_now, enqueue_now
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +67,15 @@ def dispatch_due_messages(until: str | None = None) -> int:
             query = query.where(tuple_(Message.due_at, Message.id) > tuple_(*after))
         due = db.session.execute(query.order_by(Message.due_at, Message.id).limit(batch_size)).all()
         db.session.commit()
-        for message_id, attempts, _due_at in due:
-            job = PendingJob(
-                send_message, (message_id, until), send_job_id(message_id, attempts), queue="messages"
-            )
-            try:
-                queued += enqueue_now(job)
-            except redis.RedisError:
-                log.warning("redis unavailable; due messages left for the next dispatch")
-                return queued
+        jobs = [
+            PendingJob(send_message, (message_id, until), send_job_id(message_id, attempts), queue="messages")
+            for message_id, attempts, _due_at in due
+        ]
+        try:
+            queued += enqueue_many_now(jobs)
+        except redis.RedisError:
+            log.warning("redis unavailable; due messages left for the next dispatch")
+            return queued
         seen += len(due)
         if len(due) < batch_size:
             break
