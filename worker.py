@@ -5,10 +5,11 @@ python worker.py --burst    # work until the queues are empty, then exit
 
 Every MESSAGE_DISPATCH_INTERVAL_SECONDS (a minute) a thread does the periodic work of the queues this worker
 serves: it queues the message dispatcher as a job with a fixed id (so however many workers run, one dispatch
-waits or runs at a time), re-queues due webhook attempts whose job was lost, and queues the next attempt of
-return labels whose job was lost or whose worker died mid-render. (RQ's CronScheduler is not
-used: it wants the main thread for its signal handlers, i.e. a process of its own, and cannot give its jobs an
-id.) The database rows are the truth, so a tick lost to a restart or a Redis outage only delays the work.
+waits or runs at a time), re-queues account e-mails whose job was lost or whose worker died, re-queues due
+webhook attempts whose job was lost, and queues the next attempt of return labels whose job was lost or whose
+worker died mid-render. (RQ's CronScheduler is not used: it wants the main thread for its signal handlers,
+i.e. a process of its own, and cannot give its jobs an id.) The database rows are the truth, so a tick lost
+to a restart or a Redis outage only delays the work.
 
 Every worker compiles the templates and loads the catalogs before it starts, and one serving `labels` also
 renders one small label, so the work horses it forks begin with templates compiled, catalogs read and (for
@@ -35,6 +36,7 @@ log = logging.getLogger("portal.worker")
 
 def periodic_tasks(queues: list[str]) -> list[Callable[[], object]]:
     """The periodic work that belongs to the queues a worker serves."""
+    from portal.accounts.tasks import sweep_account_emails
     from portal.loyalty.tasks import queue_loyalty_periodic
     from portal.messaging.tasks import queue_dispatch
     from portal.orders.predictions import queue_refresh_predictions
@@ -44,6 +46,7 @@ def periodic_tasks(queues: list[str]) -> list[Callable[[], object]]:
     tasks: list[Callable[[], object]] = []
     if "messages" in queues:
         tasks.append(queue_dispatch)
+        tasks.append(sweep_account_emails)
     if "webhooks" in queues:
         tasks.append(sweep_due_webhooks)
     if "default" in queues:

@@ -125,6 +125,7 @@ def test_workers_run_the_periodic_work_of_their_queues() -> None:
     names = lambda queues: [task.__name__ for task in worker_module.periodic_tasks(queues)]  # noqa: E731
     assert names(["default", "messages", "labels", "webhooks"]) == [
         "queue_dispatch",
+        "sweep_account_emails",
         "sweep_due_webhooks",
         "queue_refresh_predictions",
         "queue_loyalty_periodic",

@@ -6,9 +6,10 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal import clock
 from portal.db import TimestampMixin, UTCDateTime
 from portal.extensions import db
 
@@ -79,3 +80,38 @@ class ApiClient(TimestampMixin, db.Model):  # type: ignore[name-defined]
 
     def __repr__(self) -> str:
         return f"<ApiClient {self.name}>"
+
+
+ACCOUNT_EMAIL_KINDS = ("verify_email", "password_reset", "email_changed")
+
+
+class AccountEmail(db.Model):  # type: ignore[name-defined]
+    """An account e-mail (verification link, password reset, e-mail-changed notice) asked for and not yet
+    known to be sent: the row is written with the change that asks for it, so an e-mail whose job was lost
+    (Redis down at commit) still goes out (`portal.accounts.tasks.sweep_account_emails`). Links are built
+    when the e-mail is sent; no token is stored.
+
+    status: pending → sending (claimed by a job; `claimed_at` is when the latest attempt began) → sent, or
+    back to pending after a failed attempt, failed after MESSAGE_MAX_ATTEMPTS, skipped when there was
+    nothing (left) to send (the account was deactivated, the address verified already).
+    """
+
+    __tablename__ = "account_emails"
+    __table_args__ = (Index("ix_account_emails_status_created_at", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    # password_reset: "forgot" or "registration" (someone tried to register with the address).
+    reason: Mapped[str | None] = mapped_column(String(32))
+    # email_changed: the previous address, which gets the notice.
+    to_address: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+    def __repr__(self) -> str:
+        return f"<AccountEmail {self.id} {self.kind} {self.status}>"

@@ -1,7 +1,8 @@
 """Account operations: registration, e-mail verification, signing in, password reset, profile and preferences.
 
-Functions flush and raise domain errors; the caller commits once. E-mails go out through jobs queued after
-the commit (`portal.accounts.tasks`).
+Functions flush and raise domain errors; the caller commits once. Each account e-mail is an `AccountEmail` row
+written in the caller's transaction, sent by a job queued after the commit (`portal.accounts.tasks`); should
+that job be lost, the sweeper queues it again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock
 from portal.accounts import tasks
-from portal.accounts.models import ROLES, User, new_auth_id
+from portal.accounts.models import ROLES, AccountEmail, User, new_auth_id
 from portal.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problem
 from portal.accounts.tokens import (
     InvalidLink,
@@ -113,8 +114,29 @@ def _actor(user: User) -> audit.Actor:
     return audit.Actor.user(user.id, user.email)
 
 
-def _job_suffix(user: User) -> str:
-    return f"{user.id}-{int(clock.now().timestamp())}"
+def _queue_account_email(
+    user: User, kind: str, *, reason: str | None = None, to_address: str | None = None
+) -> None:
+    """Write the e-mail's row in the current transaction (or savepoint) and queue its job after the commit.
+
+    A row still pending for the same e-mail is queued again rather than joined by another, so a double click
+    sends one e-mail (and asking again while Redis was down queues the one waiting).
+    """
+    query = select(AccountEmail).where(
+        AccountEmail.user_id == user.id, AccountEmail.kind == kind, AccountEmail.status == "pending"
+    )
+    query = query.where(AccountEmail.reason == reason if reason else AccountEmail.reason.is_(None))
+    query = query.where(
+        AccountEmail.to_address == to_address if to_address else AccountEmail.to_address.is_(None)
+    )
+    row = db.session.scalar(query.order_by(AccountEmail.id).limit(1))
+    if row is None:
+        row = AccountEmail(user_id=user.id, kind=kind, reason=reason, to_address=to_address)
+        db.session.add(row)
+        db.session.flush()
+    enqueue_after_commit(
+        tasks.send_account_email, row.id, job_id=tasks.job_id(row.id, row.attempts), queue=tasks.QUEUE
+    )
 
 
 def has_control_characters(text: str) -> bool:
@@ -162,16 +184,17 @@ def register_shopper(name: str, email: str, password: str, *, locale: str | None
     existing = find_user_by_email(email)
     if existing is None:
         try:
-            # The audit entry is written inside the savepoint too: on SQLite, releasing the outermost
-            # savepoint commits, and a second write after it would make a new address answer slower still.
+            # The audit entry and the e-mail's row are written inside the savepoint too: on SQLite, releasing
+            # the outermost savepoint commits, and a second write after it would make a new address answer
+            # slower still.
             with db.session.begin_nested():
                 user = create_user(email, password, "shopper", name)
                 user.locale = locale
                 audit.record(_actor(user), "account.registered", "user", user.id)
+                request_email_verification(user)
         except (Conflict, IntegrityError):  # registered by a concurrent request a moment ago
             existing = find_user_by_email(email)
         else:
-            request_email_verification(user)
             return
     password_hash = hash_password(password)
     if existing is None or not existing.active:
@@ -182,13 +205,7 @@ def register_shopper(name: str, email: str, password: str, *, locale: str | None
         # Recorded for the owner's history, and so that this path writes and commits like a new registration
         # does: without it a taken address answered measurably faster (tests/security/test_enumeration.py).
         audit.record(_actor(existing), "account.registration_attempted", "user", existing.id)
-        enqueue_after_commit(
-            tasks.send_password_reset_email,
-            existing.id,
-            "registration",
-            job_id=f"reset-{_job_suffix(existing)}",
-            queue="messages",
-        )
+        _queue_account_email(existing, "password_reset", reason="registration")
 
 
 def _register_again(user: User, name: str, password_hash: str, locale: str | None) -> None:
@@ -214,9 +231,7 @@ def request_email_verification(user: User) -> bool:
     """Queue an e-mail with a link that verifies the user's current address; False if it is verified."""
     if user.email_verified_at is not None:
         return False
-    enqueue_after_commit(
-        tasks.send_verification_email, user.id, job_id=f"verify-{_job_suffix(user)}", queue="messages"
-    )
+    _queue_account_email(user, "verify_email")
     return True
 
 
@@ -331,9 +346,7 @@ def request_password_reset(email: str) -> None:
     user = find_user_by_email(email)
     if user is None or not user.active:
         return
-    enqueue_after_commit(
-        tasks.send_password_reset_email, user.id, job_id=f"reset-{_job_suffix(user)}", queue="messages"
-    )
+    _queue_account_email(user, "password_reset", reason="forgot")
 
 
 def user_for_reset_token(token: str) -> User:
@@ -510,13 +523,7 @@ def change_email(user: User, current_password: str, new_email: str) -> None:
         after={"email": new_email},
     )
     request_email_verification(user)
-    enqueue_after_commit(
-        tasks.send_email_changed_notice,
-        user.id,
-        old_email,
-        job_id=f"email-changed-{_job_suffix(user)}",
-        queue="messages",
-    )
+    _queue_account_email(user, "email_changed", to_address=old_email)
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
