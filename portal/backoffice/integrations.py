@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from portal.backoffice import dashboard, report_views, search, timeline
@@ -103,7 +104,10 @@ def _returns_section(start: datetime, end: datetime) -> dashboard.Section | None
         (_("Return rate (returns per order delivered in the period)"), rate),
     ]
     rows += [
-        (_("Reason: %(reason)s", reason=labels.get(code, code)), _("%(count)d item(s)", count=int(units)))
+        (
+            _("Reason: %(reason)s", reason=labels.get(code, code)),
+            ngettext("%(count)d item", "%(count)d items", int(units), count=int(units)),
+        )
         for code, units in top
     ]
     return dashboard.Section(_("Returns"), rows)

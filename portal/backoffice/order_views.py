@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, url_for
-from flask_babel import get_timezone
+from flask_babel import get_timezone, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -132,7 +132,13 @@ def stop_sequence(number: str) -> Response:
     except DomainError as error:
         return refused(order, error, stop_form=form)
     return done(
-        number, _("The sequence is stopped; %(count)d waiting message(s) will not be sent.", count=skipped)
+        number,
+        ngettext(
+            "The sequence is stopped; %(count)d waiting message will not be sent.",
+            "The sequence is stopped; %(count)d waiting messages will not be sent.",
+            skipped,
+            count=skipped,
+        ),
     )
 
 

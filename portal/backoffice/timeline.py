@@ -10,6 +10,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import and_, or_, select
 
 from portal.audit import AuditEntry
@@ -115,7 +116,9 @@ def _webhooks(order: Order) -> Iterable[Entry]:
     for delivery in db.session.scalars(
         select(WebhookDelivery).where(WebhookDelivery.body.contains(needle, autoescape=True))
     ):
-        detail = _("%(count)d attempt(s)", count=delivery.attempt_count)
+        detail = ngettext(
+            "%(count)d attempt", "%(count)d attempts", delivery.attempt_count, count=delivery.attempt_count
+        )
         if delivery.last_error:
             detail += f" · {delivery.last_error}"
         yield Entry(
