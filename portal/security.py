@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from flask import Flask, abort, g, request
+from flask import Flask, g, request
 from werkzeug.wrappers import Response
 
 
@@ -39,17 +39,6 @@ def _url_holds_a_secret() -> bool:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
-
-    @app.before_request
-    def refuse_nul_characters() -> None:
-        """No text a person types holds a NUL character, and PostgreSQL cannot store one in text: a form or
-        query string with one is refused (400) before any view sees it. The JSON API checks its own."""
-        if request.blueprint == "api":
-            return
-        for values in (request.args, request.form):
-            for name, value in values.items(multi=True):
-                if "\x00" in name or "\x00" in value:
-                    abort(400)
 
     @app.after_request
     def set_security_headers(response: Response) -> Response:

@@ -175,6 +175,8 @@ def adjust_points(customer_id: int, points: int, *, reason: str, actor: Actor) -
     problems: dict[str, str] = {}
     if not reason:
         problems["reason"] = str(_l("Give a reason: the customer sees it."))
+    elif any(ord(character) < 32 and character not in "\n\t" for character in reason):
+        problems["reason"] = str(_l("The reason holds a character that cannot be stored; type it again."))
     elif len(reason) > MAX_REASON_LENGTH:
         problems["reason"] = str(_l("Keep the reason under %(max)s characters.", max=MAX_REASON_LENGTH))
     if not isinstance(points, int) or isinstance(points, bool) or points == 0 or abs(points) > MAX_ADJUSTMENT:
