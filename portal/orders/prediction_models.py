@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import UTCDateTime
@@ -42,7 +42,7 @@ class LaneStatistic(db.Model):  # type: ignore[name-defined]
     p50: Mapped[int]
     p80: Mapped[int]
     p95: Mapped[int]
-    gap_p95_hours: Mapped[float | None]
+    gap_p95_hours: Mapped[float | None] = mapped_column(Float())
     # Parcels of the lane (from handover) that had a promised window, and those delivered within it.
     with_promise: Mapped[int] = mapped_column(default=0)
     on_time: Mapped[int] = mapped_column(default=0)
