@@ -55,11 +55,10 @@ def failed() -> Response:
     return render_page_or_block("backoffice/failed.html", "content", messages=messages, deliveries=deliveries)
 
 
-@bp.post("/queues/messages/<int:message_id>/retry")
-def retry_message(message_id: int) -> Response:
-    """Queue a failed message again."""
+def _retry_from_failed_page(retry: Callable[[], object], done: str) -> Response:
+    """Run a retry for the failed-sends page: commit and say `done`, or roll back and show the refusal."""
     try:
-        actions.retry_failed_message(message_id, staff_actor())
+        retry()
     except NotFound:
         raise
     except DomainError as error:
@@ -67,24 +66,25 @@ def retry_message(message_id: int) -> Response:
         flash(error.message, "error")
         return redirect(url_for(".failed"), 303)
     db.session.commit()
-    flash(_("The message will be sent again within a minute."), "success")
+    flash(done, "success")
     return redirect(url_for(".failed"), 303)
+
+
+@bp.post("/queues/messages/<int:message_id>/retry")
+def retry_message(message_id: int) -> Response:
+    """Queue a failed message again."""
+    return _retry_from_failed_page(
+        lambda: actions.retry_failed_message(message_id, staff_actor()),
+        _("The message will be sent again within a minute."),
+    )
 
 
 @bp.post("/queues/webhooks/<int:delivery_id>/retry")
 def retry_webhook(delivery_id: int) -> Response:
     """Send a failed webhook again now."""
-    try:
-        webhooks.retry_delivery(delivery_id, staff_actor())
-    except NotFound:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for(".failed"), 303)
-    db.session.commit()
-    flash(_("The webhook is being sent again."), "success")
-    return redirect(url_for(".failed"), 303)
+    return _retry_from_failed_page(
+        lambda: webhooks.retry_delivery(delivery_id, staff_actor()), _("The webhook is being sent again.")
+    )
 
 
 @bp.get("/queues/returns")
