@@ -1,6 +1,9 @@
 """`make bench`: load (or reuse) the data set, measure the portal against its references, print the table.
 
-python -m bench.run [--db postgresql|sqlite] [--seconds 10] [--scale 1.0]
+python -m bench.run [--db postgresql|sqlite] [--seconds 10] [--scale 1.0] [--only web,api] [--pages tracking]
+
+`--only` runs some phases (the data set and sessions are always prepared) into bench/results/partial.json;
+`--pages` keeps, of the portal's web scenarios, those whose names contain one of the given words.
 
 Every phase has a time limit; a phase that fails or runs out of time gives its rows as "error"/"timeout" and
 the run goes on. Results: the printed table and bench/results/latest.json.
@@ -28,6 +31,8 @@ from bench.report import Report, Row, machine
 RESULTS = environment.ROOT / "bench" / "results" / "latest.json"
 CONNECTIONS = (8, 32)
 MESSAGE_WINDOW_SECONDS = int(os.environ.get("BENCH_MESSAGE_WINDOW", "90"))
+# The phases `--only` can pick; the data set and the sessions are always prepared.
+PHASES = ("statements", "weight", "predictions", "web", "api", "dispatcher", "messages", "labels")
 
 
 class PhaseTimeout(Exception):
@@ -80,7 +85,22 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")))
     parser.add_argument("--messages", type=int, default=int(os.environ.get("BENCH_MESSAGES", "5000")))
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--only",
+        default=os.environ.get("BENCH_ONLY", ""),
+        help=f"comma-separated phases to run (default all): {', '.join(PHASES)}",
+    )
+    parser.add_argument(
+        "--pages",
+        default=os.environ.get("BENCH_PAGES", ""),
+        help="comma-separated parts of web scenario names to run (default all), e.g. 'tracking,loyalty'",
+    )
     args = parser.parse_args()
+    selected = set(filter(None, args.only.split(","))) or set(PHASES)
+    if unknown := selected - set(PHASES):
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    if args.only and args.output == RESULTS:
+        args.output = RESULTS.with_name("partial.json")  # a partial run never replaces the full results
     run_started = time.perf_counter()
     report = Report()
     kind = args.db
@@ -175,179 +195,201 @@ def main() -> int:
             sessions["available"] = {name for name, _ in sessions["optional"]}
             print(f"  {len(guests)} guest grants, {len(shoppers)} shoppers signed in", flush=True)
 
-        with phase(report, "SQL statements per page", 120):
-            _statement_rows(app, report, sessions, plan)
+        if "statements" in selected:
+            with phase(report, "SQL statements per page", 120):
+                _statement_rows(app, report, sessions, plan)
 
-        with phase(report, "page weight", 60):
-            _page_weight_rows(app, report, sessions)
+        if "weight" in selected:
+            with phase(report, "page weight", 60):
+                _page_weight_rows(app, report, sessions)
 
-        with phase(report, "predictions refresh", 600):
-            result = inprocess.time_refresh_predictions(app)
-            report.details["predictions"] = result
-            report.add(
-                Row(
-                    f"transit-time model + risks over {result['events']:,} events",
-                    f"{result['seconds']:.1f} s",
-                    reference="page views read stored rows",
-                    target="≤ 300 s",
-                    passed=result["seconds"] <= 300,
-                    note=result["summary"],
-                )
-            )
-
-        with phase(report, "web scenarios", 900):
-            from bench.reference_apps import create_anchor_app, fill_anchor_tables
-            from bench.servers import Server, drive, run_wrk, wait_drained
-
-            fill_anchor_tables(create_anchor_app())
-            hello = Server("hello", "bench.reference_apps:hello", env, "/")
-            anchor = Server("anchor", "bench.reference_apps:anchor", env, "/anchor/A100000")
-            portal_server = Server("portal", "wsgi:app", env, "/healthz")
-            servers += [hello, anchor, portal_server]
-            for server in servers:
-                server.wait_ready()
-            # Memory at ~1k requests: a warm-up over the guest and shopper pages.
-            mix = sessions["guests"] + sessions["shoppers"]
-            drive(portal_server.port, mix, 1000)
-            rss_1k = portal_server.worker_rss_kb()
-            served = 1000
-            anchor_lines = write_lines(
-                "anchor", [(f"/anchor/A{100000 + i}", "") for i in range(0, 10_000, 7)]
-            )
-            hello_lines = write_lines("hello", [("/", "")])
-            scenarios: list[tuple[str, Any, Path, str]] = [
-                ("hello world (ceiling)", hello, hello_lines, "pages.lua"),
-                ("anchor page", anchor, anchor_lines, "pages.lua"),
-                (
-                    "order tracking page (guest)",
-                    portal_server,
-                    write_lines("order", sessions["guests"]),
-                    "pages.lua",
-                ),
-                (
-                    "shopper's order list",
-                    portal_server,
-                    write_lines("list", sessions["shoppers"]),
-                    "pages.lua",
-                ),
-            ]
-            token, cookie = sessions["lookup"]
-            lookup_lines = [(token, cookie)] + [tuple(pair) for pair in plan["showcase"][:2000]]
-            scenarios.append(
-                ("guest lookup POST", portal_server, write_lines("lookup", lookup_lines), "lookup.lua")
-            )
-            extra = sessions["optional"]
-            for name, lines in extra:
-                scenarios.append((name, portal_server, write_lines(name.split()[0], lines), "pages.lua"))
-            for name, server, lines_path, script in scenarios:
-                wrk_results[name] = {}
-                for connections in CONNECTIONS:
-                    result = run_wrk(server.base, "/", script, lines_path, connections, args.seconds)
-                    wrk_results[name][connections] = result
-                    if server is portal_server:
-                        served += result.requests
-                    wait_drained(server.port, server.ready_path)
-                    print(
-                        f"  {name} @{connections}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms, "
-                        f"unexpected {result.unexpected}, socket errors {result.socket_errors}",
-                        flush=True,
+        if "predictions" in selected:
+            with phase(report, "predictions refresh", 600):
+                result = inprocess.time_refresh_predictions(app)
+                report.details["predictions"] = result
+                report.add(
+                    Row(
+                        f"transit-time model + risks over {result['events']:,} events",
+                        f"{result['seconds']:.1f} s",
+                        reference="page views read stored rows",
+                        target="≤ 300 s",
+                        passed=result["seconds"] <= 300,
+                        note=result["summary"],
                     )
-            rss_late = portal_server.worker_rss_kb()
-            _web_rows(report, wrk_results)
-            _missing_page_rows(report, sessions)
-            report.details["wrk"] = {
-                name: {c: r.as_dict() for c, r in results.items()} for name, results in wrk_results.items()
-            }
-            growth = max(rss_late) / max(rss_1k) if rss_1k and max(rss_1k) else float("nan")
-            report.add(
-                Row(
-                    f"web worker RSS after {served:,} requests",
-                    f"{max(rss_late) / 1024:.0f} MB",
-                    reference=f"{max(rss_1k) / 1024:.0f} MB after 1,000",
-                    ratio=growth,
-                    target="≤ 1.10×",
-                    passed=growth <= 1.10,
-                    values={"rss_1k_kb": rss_1k, "rss_late_kb": rss_late, "requests": served},
-                    note="largest of the gunicorn workers; requests across both workers",
                 )
-            )
 
-        with phase(report, "API ingestion", 240):
-            from bench.servers import run_wrk, wait_drained
+        if "web" in selected:
+            with phase(report, "web scenarios", 900):
+                from bench.reference_apps import create_anchor_app, fill_anchor_tables
+                from bench.servers import Server, drive, run_wrk, wait_drained
 
-            core = inprocess.core_insert_rate(app, plan["ingest_targets"])
-            portal_server = next(s for s in servers if s.name == "portal")
-            nonce = uuid.uuid4().hex[:8]
-            ingest_path = write_lines(
-                "ingest", [(plan["api_token"], nonce)] + [tuple(t) for t in plan["ingest_targets"]]
-            )
-            wait_drained(portal_server.port, portal_server.ready_path)
-            rss_before = portal_server.worker_rss_kb()
-            result = run_wrk(portal_server.base, "/", "ingest.lua", ingest_path, 8, args.seconds)
-            rss_after = portal_server.worker_rss_kb()
-            wait_drained(portal_server.port, portal_server.ready_path)  # batches still in flight land first
-            removed = inprocess.remove_ingested(app)
-            events_per_second = result.rps * 100
-            share = ratio(events_per_second, core["events_per_second"])
-            report.details["ingestion"] = {"core": core, "api": result.as_dict(), "removed": removed}
-            report.add(
-                Row(
-                    "API ingestion, batches of 100 (8 conn.)",
-                    f"{events_per_second:,.0f} events/s",
-                    reference=f"{core['events_per_second']:,.0f} events/s Core executemany",
-                    ratio=share,
-                    target="≥ 0.25",
-                    passed=share is not None and share >= 0.25 and result.unexpected == 0,
-                    note=f"p99 {result.p99_ms:.0f} ms; unexpected answers {result.unexpected}",
+                fill_anchor_tables(create_anchor_app())
+                hello = Server("hello", "bench.reference_apps:hello", env, "/")
+                anchor = Server("anchor", "bench.reference_apps:anchor", env, "/anchor/A100000")
+                portal_server = Server("portal", "wsgi:app", env, "/healthz")
+                servers += [hello, anchor, portal_server]
+                for server in servers:
+                    server.wait_ready()
+                # Memory at ~1k requests: a warm-up over the guest and shopper pages.
+                mix = sessions["guests"] + sessions["shoppers"]
+                drive(portal_server.port, mix, 1000)
+                rss_1k = portal_server.worker_rss_kb()
+                served = 1000
+                anchor_lines = write_lines(
+                    "anchor", [(f"/anchor/A{100000 + i}", "") for i in range(0, 10_000, 7)]
                 )
-            )
-            growth = max(rss_after) / max(rss_before) if rss_before and max(rss_before) else float("nan")
-            report.add(
-                Row(
-                    f"web worker RSS over {result.requests:,} ingestion batches",
-                    f"{max(rss_after) / 1024:.0f} MB",
-                    reference=f"{max(rss_before) / 1024:.0f} MB before",
-                    ratio=growth,
-                    target="≤ 1.10×",
-                    passed=growth <= 1.10,
-                    values={"before_kb": rss_before, "after_kb": rss_after},
+                hello_lines = write_lines("hello", [("/", "")])
+                scenarios: list[tuple[str, Any, Path, str]] = [
+                    ("hello world (ceiling)", hello, hello_lines, "pages.lua"),
+                    ("anchor page", anchor, anchor_lines, "pages.lua"),
+                    (
+                        "order tracking page (guest)",
+                        portal_server,
+                        write_lines("order", sessions["guests"]),
+                        "pages.lua",
+                    ),
+                    (
+                        "shopper's order list",
+                        portal_server,
+                        write_lines("list", sessions["shoppers"]),
+                        "pages.lua",
+                    ),
+                ]
+                token, cookie = sessions["lookup"]
+                lookup_lines = [(token, cookie)] + [tuple(pair) for pair in plan["showcase"][:2000]]
+                scenarios.append(
+                    ("guest lookup POST", portal_server, write_lines("lookup", lookup_lines), "lookup.lua")
                 )
-            )
+                extra = sessions["optional"]
+                for name, lines in extra:
+                    scenarios.append((name, portal_server, write_lines(name.split()[0], lines), "pages.lua"))
+                if args.pages:  # the references always run; of the portal's pages only those asked for
+                    scenarios = [
+                        s
+                        for s in scenarios
+                        if s[1] is not portal_server or any(p in s[0] for p in args.pages.split(","))
+                    ]
+                for name, server, lines_path, script in scenarios:
+                    wrk_results[name] = {}
+                    for connections in CONNECTIONS:
+                        result = run_wrk(server.base, "/", script, lines_path, connections, args.seconds)
+                        wrk_results[name][connections] = result
+                        if server is portal_server:
+                            served += result.requests
+                        wait_drained(server.port, server.ready_path)
+                        print(
+                            f"  {name} @{connections}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms, "
+                            f"unexpected {result.unexpected}, socket errors {result.socket_errors}",
+                            flush=True,
+                        )
+                rss_late = portal_server.worker_rss_kb()
+                _web_rows(report, wrk_results)
+                _missing_page_rows(report, sessions)
+                report.details["wrk"] = {
+                    name: {c: r.as_dict() for c, r in results.items()}
+                    for name, results in wrk_results.items()
+                }
+                growth = max(rss_late) / max(rss_1k) if rss_1k and max(rss_1k) else float("nan")
+                report.add(
+                    Row(
+                        f"web worker RSS after {served:,} requests",
+                        f"{max(rss_late) / 1024:.0f} MB",
+                        reference=f"{max(rss_1k) / 1024:.0f} MB after 1,000",
+                        ratio=growth,
+                        target="≤ 1.10×",
+                        passed=growth <= 1.10,
+                        values={"rss_1k_kb": rss_1k, "rss_late_kb": rss_late, "requests": served},
+                        note="largest of the gunicorn workers; requests across both workers",
+                    )
+                )
+
+        if "api" in selected:
+            with phase(report, "API ingestion", 240):
+                from bench.servers import run_wrk, wait_drained
+
+                core = inprocess.core_insert_rate(app, plan["ingest_targets"])
+                portal_server = next((s for s in servers if s.name == "portal"), None)
+                if portal_server is None:  # the web phase was not run
+                    from bench.servers import Server
+
+                    portal_server = Server("portal", "wsgi:app", env, "/healthz")
+                    servers.append(portal_server)
+                    portal_server.wait_ready()
+                nonce = uuid.uuid4().hex[:8]
+                ingest_path = write_lines(
+                    "ingest", [(plan["api_token"], nonce)] + [tuple(t) for t in plan["ingest_targets"]]
+                )
+                wait_drained(portal_server.port, portal_server.ready_path)
+                rss_before = portal_server.worker_rss_kb()
+                result = run_wrk(portal_server.base, "/", "ingest.lua", ingest_path, 8, args.seconds)
+                rss_after = portal_server.worker_rss_kb()
+                # batches still in flight land first
+                wait_drained(portal_server.port, portal_server.ready_path)
+                removed = inprocess.remove_ingested(app)
+                events_per_second = result.rps * 100
+                share = ratio(events_per_second, core["events_per_second"])
+                report.details["ingestion"] = {"core": core, "api": result.as_dict(), "removed": removed}
+                report.add(
+                    Row(
+                        "API ingestion, batches of 100 (8 conn.)",
+                        f"{events_per_second:,.0f} events/s",
+                        reference=f"{core['events_per_second']:,.0f} events/s Core executemany",
+                        ratio=share,
+                        target="≥ 0.25",
+                        passed=share is not None and share >= 0.25 and result.unexpected == 0,
+                        note=f"p99 {result.p99_ms:.0f} ms; unexpected answers {result.unexpected}",
+                    )
+                )
+                growth = max(rss_after) / max(rss_before) if rss_before and max(rss_before) else float("nan")
+                report.add(
+                    Row(
+                        f"web worker RSS over {result.requests:,} ingestion batches",
+                        f"{max(rss_after) / 1024:.0f} MB",
+                        reference=f"{max(rss_before) / 1024:.0f} MB before",
+                        ratio=growth,
+                        target="≤ 1.10×",
+                        passed=growth <= 1.10,
+                        values={"before_kb": rss_before, "after_kb": rss_after},
+                    )
+                )
         for server in servers:
             server.stop()
         servers = []
 
-        with phase(report, "dispatcher", 180):
-            explain = inprocess.explain_due_selection(app)
-            report.details["dispatcher_explain"] = explain
-            print("  EXPLAIN:\n    " + "\n    ".join(explain["plan"]), flush=True)
-            report.add(
-                Row(
-                    f"due selection, {explain['outbox_rows']:,} outbox rows",
-                    "index scan" if explain["uses_index"] else "no index",
-                    reference="ix_messages_status_due",
-                    target="by index",
-                    passed=explain["uses_index"],
-                    note=" / ".join(explain["plan"])[:300],
+        if "dispatcher" in selected:
+            with phase(report, "dispatcher", 180):
+                explain = inprocess.explain_due_selection(app)
+                report.details["dispatcher_explain"] = explain
+                print("  EXPLAIN:\n    " + "\n    ".join(explain["plan"]), flush=True)
+                report.add(
+                    Row(
+                        f"due selection, {explain['outbox_rows']:,} outbox rows",
+                        "index scan" if explain["uses_index"] else "no index",
+                        reference="ix_messages_status_due",
+                        target="by index",
+                        passed=explain["uses_index"],
+                        note=" / ".join(explain["plan"])[:300],
+                    )
                 )
-            )
-            reset = inprocess.reset_due_messages(app)
-            dispatch = inprocess.time_dispatch(app)
-            report.details["dispatch"] = {**dispatch, "reset": reset}
-            report.add(
-                Row(
-                    f"dispatcher: {dispatch['queued']:,} due messages queued",
-                    f"{dispatch['per_second']:,.0f} msg/s",
-                    target="≥ 1,000/s",
-                    passed=dispatch["per_second"] >= 1000,
+                reset = inprocess.reset_due_messages(app)
+                dispatch = inprocess.time_dispatch(app)
+                report.details["dispatch"] = {**dispatch, "reset": reset}
+                report.add(
+                    Row(
+                        f"dispatcher: {dispatch['queued']:,} due messages queued",
+                        f"{dispatch['per_second']:,.0f} msg/s",
+                        target="≥ 1,000/s",
+                        passed=dispatch["per_second"] >= 1000,
+                    )
                 )
-            )
 
-        with phase(report, "messages to SMTP", 600):
-            _message_rows(app, report, env, smtp, args.messages)
+        if "messages" in selected:
+            with phase(report, "messages to SMTP", 600):
+                _message_rows(app, report, env, smtp, args.messages)
 
-        with phase(report, "labels", 420):
-            _label_rows(app, report, env, plan.get("label_returns", []))
+        if "labels" in selected:
+            with phase(report, "labels", 420):
+                _label_rows(app, report, env, plan.get("label_returns", []))
     finally:
         for server in servers:
             server.stop()
