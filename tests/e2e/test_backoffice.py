@@ -1,18 +1,25 @@
-"""An agent finds orders with the live search (htmx, debounced) in Chromium, and without JavaScript."""
+"""An agent finds orders with the live search (htmx, debounced) in Chromium, and without JavaScript; an agent
+finds a return waiting in the review queue, searches it by its RMA and approves it on the order page."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from portal.accounts import service as accounts_service
 from portal.accounts.service import create_user
+from portal.audit import Actor, AuditEntry
 from portal.extensions import db
+from portal.orders.models import Order, OrderItem
+from portal.returns.models import Return
+from portal.returns.service import LineRequest, ReturnRequest, request_return
 from tests.e2e.conftest import assert_no_console_errors, check_accessibility
-from tests.factories import order_body, shipment_body
+from tests.factories import event_body, order_body, shipment_body
 
 PASSWORD = "correct horse battery staple"
 
@@ -95,3 +102,69 @@ def test_back_office_pages_pass_axe(axe_page: Any, orders: None) -> None:
     for path in ("/backoffice/orders/DS-7001", "/backoffice/dashboard", "/backoffice/queues/failed"):
         axe_page.goto(path)
         check_accessibility(axe_page)
+
+
+@pytest.fixture
+def waiting_return(api: Any, orders: None) -> str:
+    """Order DS-7001 delivered yesterday, with a return of a damaged T-shirt (a reason staff must inspect)
+    waiting for review; returns its RMA."""
+    delivered = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    event = event_body("e2e-7001", "delivered", delivered, tracking_number="JJD7001")
+    assert api.post("/tracking-events", json=event).status_code == 200
+    order = db.session.scalar(select(Order).where(Order.number == "DS-7001"))
+    assert order is not None
+    shirt = db.session.scalar(
+        select(OrderItem.id).where(OrderItem.order_id == order.id, OrderItem.sku == "TEE-BLK-M")
+    )
+    assert shirt is not None
+    data = ReturnRequest(
+        lines=[LineRequest(shirt, 1, "damaged", "Torn seam")],
+        resolution="refund",
+        method="label",
+        idempotency_key="e2e-review-1",
+    )
+    item, _ = request_return(order, data, Actor.system("test"))
+    db.session.commit()
+    assert item.status == "requested"
+    return item.rma
+
+
+def test_an_agent_finds_a_waiting_return_and_approves_it(page: Any, waiting_return: str) -> None:
+    rma = waiting_return
+    sign_in(page)
+    page.get_by_role("link", name="Returns to review").click()
+    page.wait_for_url("**/backoffice/queues/returns")
+    queue = page.get_by_role("region", name="Returns to review")
+    expect(queue.locator("tbody tr")).to_have_count(1)
+    expect(queue.locator("tbody tr")).to_contain_text(rma)
+    expect(queue.locator("tbody tr")).to_contain_text("A reason that needs inspection")
+
+    # The live search finds the order by the RMA, lower case and part of it as an agent types it.
+    page.get_by_role("link", name="Search").click()
+    page.wait_for_url("**/backoffice/")
+    page.get_by_label("Order number, e-mail, name or tracking number").press_sequentially(
+        rma.lower()[:6], delay=40
+    )
+    expect(page.locator("#search-results tbody td:first-child a")).to_have_text(["DS-7001"])
+    page.get_by_role("link", name="DS-7001").click()
+    page.wait_for_url("**/backoffice/orders/DS-7001")
+
+    panel = page.locator(f"#return-{rma}")
+    expect(panel).to_contain_text("needs review")
+    expect(panel).to_contain_text("Torn seam")
+    panel.get_by_label("Note (required to reject: the customer sees it)").fill("Photo shows the seam.")
+    panel.get_by_role("button", name="Approve").click()
+    page.wait_for_url("**/backoffice/orders/DS-7001")
+    expect(page.locator("#flashes")).to_have_text(f"Return {rma} is approved; its label is being made.")
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(panel.get_by_role("button", name="Mark as received")).to_be_visible()
+
+    db.session.expire_all()
+    item = db.session.scalar(select(Return).where(Return.rma == rma))
+    assert item is not None and item.status == "approved"
+    approved = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "return.approved"))
+    assert approved is not None and approved.object_id == rma
+
+    page.get_by_role("link", name="Returns to review").click()
+    expect(page.locator("main")).to_contain_text("No return is waiting for review.")
+    assert_no_console_errors(page)

@@ -1,12 +1,16 @@
-"""A customer on a phone answers the survey from the e-mail's link in one tap (htmx 4 swaps the steps in
-place), the same without JavaScript, and rates the delivery with the stars on the tracking page."""
+"""A customer on a phone answers the survey from the e-mail's link in one tap (the e-mail read back from the
+real SMTP server; htmx 4 swaps the steps in place), the same without JavaScript, and rates the delivery with
+the stars on the tracking page."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from bs4 import BeautifulSoup
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -16,7 +20,7 @@ from portal.orders.models import Order
 from portal.surveys import service
 from portal.surveys.models import SurveyResponse
 from tests.e2e.conftest import check_accessibility, console_errors
-from tests.messaging.conftest import deliver
+from tests.messaging.conftest import deliver, html_of, send_due
 
 
 @pytest.fixture
@@ -30,13 +34,26 @@ def token(api: Any) -> str:
     return raw
 
 
+@pytest.fixture
+def email_link(api: Any, mailbox: Any) -> str:
+    """A delivered order (guest, ada@example.com) whose survey e-mail went out a week later through the
+    session's SMTP server; returns the path of the e-mail's "9" button (its links name PORTAL_BASE_URL)."""
+    deliver(api, "DS-7001")
+    send_due(clock.now() + timedelta(days=7))
+    [email] = [found for found in mailbox.messages if found["Subject"] == "How did we do with order DS-7001?"]
+    buttons = {a.get_text(): a["href"] for a in BeautifulSoup(html_of(email), "html.parser").select("td a")}
+    assert list(buttons) == [str(score) for score in range(11)]
+    link = urlsplit(buttons["9"])
+    return f"{link.path}?{link.query}"
+
+
 def stored() -> list[tuple[int | None, int | None, str | None]]:
     db.session.expire_all()
     return [(r.nps, r.csat, r.comment) for r in db.session.scalars(select(SurveyResponse))]
 
 
-def test_one_tap_from_the_email_then_a_comment(page: Any, token: str) -> None:
-    page.goto(f"/surveys/{token}?score=9")
+def test_one_tap_from_the_email_then_a_comment(page: Any, email_link: str) -> None:
+    page.goto(email_link)
     expect(page.get_by_role("radio", name="9", exact=True)).to_be_checked()
     assert stored() == []  # opening the link recorded nothing
     page.evaluate("window.__sameDocument = true")
@@ -56,7 +73,7 @@ def test_one_tap_from_the_email_then_a_comment(page: Any, token: str) -> None:
     assert console_errors(page) == []
 
     # Coming back shows the answer; only the comment can change.
-    page.goto(f"/surveys/{token}")
+    page.goto(email_link.partition("?")[0])
     expect(page.locator("#survey")).to_contain_text("9 out of 10")
     expect(page.get_by_role("radio")).to_have_count(0)
 
