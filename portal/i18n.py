@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -9,6 +11,7 @@ from typing import Any
 
 from babel.dates import format_skeleton
 from babel.dates import format_time as babel_format_time
+from babel.numbers import NumberPattern, parse_pattern
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import (
     format_currency,
@@ -94,6 +97,39 @@ def money(amount: Decimal | int | float | str | None, currency: str) -> str:
     return str(format_currency(value, currency))
 
 
+Number = Decimal | int | float
+
+
+@functools.cache
+def _number_pattern(pattern: str) -> NumberPattern:
+    return parse_pattern(pattern)
+
+
+def format_number(value: Number | None, digits: int = 3) -> str:
+    """A number in the viewer's locale, with at most `digits` decimals: 1234 → "1,234" / "1.234" / "1 234",
+    1.5 → "1.5" / "1,5"; empty for None. Points, counts shown to people and multipliers go through this."""
+    if value is None:
+        return ""
+    pattern = "#,##0." + "#" * digits if digits > 0 else "#,##0"
+    return str(_number_pattern(pattern).apply(value, get_locale()))
+
+
+def format_signed_number(value: Number) -> str:
+    """A change with its sign in the viewer's locale: "+1,234" / "+1.234", "-500"; zero has none."""
+    return str(_number_pattern("+#,##0;-#,##0" if value else "0").apply(value, get_locale()))
+
+
+def format_percentage(share: Number | None, digits: int = 0) -> str:
+    """A share (0.1 for ten per cent) as a percentage in the viewer's locale, with at most `digits` decimals:
+    "10%" in English, "10 %" in German, French and Spanish; empty for None."""
+    if share is None:
+        return ""
+    locale = get_locale()
+    pattern = copy.copy(locale.percent_formats[None])
+    pattern.frac_prec = (0, digits)
+    return str(pattern.apply(share, locale))
+
+
 def datetime_filter(value: datetime | None, style: str = "medium") -> str:
     """A moment in the viewer's time zone and locale; empty for None."""
     if value is None:
@@ -135,7 +171,8 @@ def _translations() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    """Template helpers: `current_locale()`, `language_names`, and the `money`, `datetime`, `date` filters."""
+    """Template helpers: `current_locale()`, `language_names`, and the `money`, `number`, `signed_number`,
+    `percent`, `datetime`, `date` and `when` filters."""
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda message: _translations().ugettext(message),
         ngettext=lambda singular, plural, n: _translations().ungettext(singular, plural, n),
@@ -147,6 +184,9 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.globals["current_locale"] = current_locale
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["signed_number"] = format_signed_number
+    app.jinja_env.filters["percent"] = format_percentage
     app.jinja_env.filters["datetime"] = datetime_filter
     app.jinja_env.filters["date"] = date_filter
     app.jinja_env.filters["when"] = when_filter

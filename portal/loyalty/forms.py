@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField
 from wtforms.validators import InputRequired, Optional
 
-from portal.i18n import money
+from portal.i18n import format_number, money
 from portal.loyalty.spending import RedemptionOption
 
 
@@ -25,7 +25,7 @@ class RedeemForm(FlaskForm):
                 str(
                     _l(
                         "%(points)s points for %(value)s store credit",
-                        points=option.points,
+                        points=format_number(option.points),
                         value=money(option.value, currency),
                     )
                 ),

@@ -12,6 +12,7 @@ from sqlalchemy import case, func, select, type_coerce
 from portal import clock, shop_settings
 from portal.db import UTCDateTime
 from portal.extensions import db
+from portal.i18n import format_number
 from portal.loyalty import tiers
 from portal.loyalty.ledger import Balance, balance_of
 from portal.loyalty.models import LedgerEntry, LoyaltyProfile
@@ -146,7 +147,7 @@ def _describe(entry: LedgerEntry, number: str | None, item: str | None, now: dat
             detail = _(
                 "Points earned on returned items are taken back. %(owed)s of them had been spent already: "
                 "they will come out of your next points.",
-                owed=entry.debt_points,
+                owed=format_number(entry.debt_points),
             )
     if entry.kind == "bonus" and entry.note:
         detail = entry.note

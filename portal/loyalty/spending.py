@@ -19,6 +19,7 @@ from portal.accounts.models import User
 from portal.audit import Actor
 from portal.errors import Conflict, Invalid, NotFound
 from portal.extensions import db
+from portal.i18n import format_number
 from portal.loyalty.ledger import balance_of, book_credit, book_debit, lock_points, open_credits
 from portal.loyalty.models import LedgerEntry, Redemption
 from portal.webhooks.service import queue_webhook
@@ -97,8 +98,8 @@ def redeem_points(customer_id: int, points: int, actor: Actor) -> RedeemedCode:
             str(
                 _l(
                     "You have %(available)s points available; this reward needs %(points)s.",
-                    available=available,
-                    points=option.points,
+                    available=format_number(available),
+                    points=format_number(option.points),
                 )
             ),
             code="not_enough_points",
@@ -181,7 +182,10 @@ def adjust_points(customer_id: int, points: int, *, reason: str, actor: Actor) -
         problems["reason"] = str(_l("Keep the reason under %(max)s characters.", max=MAX_REASON_LENGTH))
     if not isinstance(points, int) or isinstance(points, bool) or points == 0 or abs(points) > MAX_ADJUSTMENT:
         problems["points"] = str(
-            _l("Enter a whole number of points between -%(max)s and %(max)s, not 0.", max=MAX_ADJUSTMENT)
+            _l(
+                "Enter a whole number of points between -%(max)s and %(max)s, not 0.",
+                max=format_number(MAX_ADJUSTMENT),
+            )
         )
     if problems:
         raise Invalid(next(iter(problems.values())), fields=problems)
@@ -202,7 +206,10 @@ def adjust_points(customer_id: int, points: int, *, reason: str, actor: Actor) -
         available = sum(credit.remaining for credit in credits)
         if -points > available:
             message = str(
-                _l("The customer has only %(available)s points available to remove.", available=available)
+                _l(
+                    "The customer has only %(available)s points available to remove.",
+                    available=format_number(available),
+                )
             )
             raise Invalid(message, fields={"points": message})
         entry = book_debit(

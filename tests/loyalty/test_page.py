@@ -142,7 +142,7 @@ def test_the_page_runs_a_constant_number_of_queries(client: Any, now: datetime) 
     large = count_queries(client, "/loyalty")
     assert small == large <= 8
     page = html(client.get("/loyalty"))
-    assert page.select_one(".loyalty-figures dd").text.strip() == "1000"
+    assert page.select_one(".loyalty-figures dd").text.strip() == "1,000"  # grouped in the viewer's locale
     assert len(page.select(".loyalty-history__row")) == 20
 
 
@@ -179,7 +179,7 @@ def test_redeeming_on_the_page_shows_the_code_once(client: Any, now: datetime) -
     page = client.get("/loyalty")
     token = csrf_token(page.data.decode())
     labels = [label.text for label in html(page).select("#redeem label")]
-    assert labels == ["500 points for €5.00 store credit", "1000 points for €12.00 store credit"]
+    assert labels == ["500 points for €5.00 store credit", "1,000 points for €12.00 store credit"]
     redeemed = client.post("/loyalty/redeem", data={"points": "500", "csrf_token": token})
     assert redeemed.status_code == 200 and redeemed.headers["Cache-Control"] == "no-store"
     code = html(redeemed).select_one(".loyalty-code__value").text.strip()
