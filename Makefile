@@ -58,8 +58,14 @@ test: setup browsers lint
 # local doorstep_bench database, created if missing) or `make bench BENCH_DB=sqlite`; Redis db 6 unless
 # BENCH_REDIS_URL. Prints the table and writes bench/results/latest.json. See README, "Performance".
 BENCH_DB ?= postgresql
-bench: setup browsers
+# Lighthouse, for the benchmark's "lighthouse" phase only: its own package.json, so `make test` never installs it.
+LIGHTHOUSE := bench/lighthouse/node_modules/lighthouse/cli/index.js
+bench: setup browsers $(LIGHTHOUSE)
 	$(BIN)/python -m bench.run --db $(BENCH_DB)
+
+$(LIGHTHOUSE): bench/lighthouse/package.json bench/lighthouse/package-lock.json
+	npm ci --prefix bench/lighthouse --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Refresh the message catalogs after changing user-visible text.
 extract: install

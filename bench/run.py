@@ -32,7 +32,17 @@ RESULTS = environment.ROOT / "bench" / "results" / "latest.json"
 CONNECTIONS = (8, 32)
 MESSAGE_WINDOW_SECONDS = int(os.environ.get("BENCH_MESSAGE_WINDOW", "90"))
 # The phases `--only` can pick; the data set and the sessions are always prepared.
-PHASES = ("statements", "weight", "predictions", "web", "api", "dispatcher", "messages", "labels")
+PHASES = (
+    "statements",
+    "weight",
+    "predictions",
+    "web",
+    "api",
+    "dispatcher",
+    "messages",
+    "labels",
+    "lighthouse",
+)
 
 
 class PhaseTimeout(Exception):
@@ -390,6 +400,12 @@ def main() -> int:
         if "labels" in selected:
             with phase(report, "labels", 420):
                 _label_rows(app, report, env, plan.get("label_returns", []))
+
+        if "lighthouse" in selected:
+            with phase(report, "Lighthouse", 1200):
+                from bench import lighthouse
+
+                lighthouse.measure(report, env, sessions)
     finally:
         for server in servers:
             server.stop()
