@@ -36,9 +36,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from portal import cli, errors_pages, rate_limits, security, shop_settings, signals_wiring
+    from portal import cli, errors_pages, fragments, rate_limits, security, shop_settings, signals_wiring
 
     errors_pages.init_app(app)
+    fragments.init_app(app)
     shop_settings.init_app(app)
     rate_limits.init_app(app)
     security.init_app(app)

@@ -241,6 +241,10 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "SHOP_SETTINGS_CACHE_SECONDS": (_int, 5),
     # The back-office dashboard's figures for a period are reused this long by each process (0: never).
     "DASHBOARD_CACHE_SECONDS": (_int, 60),
+    # The order page, order list and loyalty page keep their rendered main part in Redis at most this long
+    # (0: never). Any change written through the app drops it at once; the limit covers time passing (a
+    # return window closing) and bulk updates (portal/fragments.py).
+    "PAGE_CACHE_SECONDS": (_int, 120),
 }
 
 # Where each carrier shows a parcel to the public; {tracking_number} is filled in.

@@ -106,6 +106,8 @@ def app_config(
         # Tests write settings straight into the table and empty it between tests: read it every time.
         "SHOP_SETTINGS_CACHE_SECONDS": 0,
         "DASHBOARD_CACHE_SECONDS": 0,
+        # Tests freeze the clock and write rows directly; tests/test_fragments.py turns the page cache on.
+        "PAGE_CACHE_SECONDS": 0,
     }
 
 

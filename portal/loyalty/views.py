@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from portal import fragments
 from portal.audit import Actor
 from portal.errors import DomainError
 from portal.extensions import db
@@ -31,26 +32,33 @@ def _is_shopper() -> bool:
     return bool(current_user.is_authenticated and current_user.role == "shopper")
 
 
-def _page(status: int = 200, *, code: spending.RedeemedCode | None = None, **forms: Any) -> Response:
-    older_than = request.args.get("before", type=int)
-    if older_than is not None and older_than <= 0:
-        abort(404)
+def _context(older_than: int | None, **forms: Any) -> dict[str, Any]:
     view = presenters.present_loyalty(current_user.id, older_than)
     redeem = forms.get("redeem") or RedeemForm(formdata=None)
     redeem.offer(view.options, view.currency, view.balance.available)
     birthday = forms.get("birthday") or BirthdayForm(formdata=None, data={"birthday": view.birthday})
+    return {"view": view, "redeem_form": redeem, "birthday_form": birthday, "shopper": True}
+
+
+def _page(status: int = 200, *, code: spending.RedeemedCode | None = None, **forms: Any) -> Response:
+    older_than = request.args.get("before", type=int)
+    if older_than is not None and older_than <= 0:
+        abort(404)
     if older_than is not None and wants_fragment():
+        view = presenters.present_loyalty(current_user.id, older_than)
         return render_page_or_block("loyalty/page.html", "history_rows", view=view)
-    response = make_response(
-        render_template(
+    if status == 200 and code is None and not forms and not wants_fragment():
+        # The plain page: stored until the shopper's points or orders change (portal/fragments.py).
+        return fragments.render_page_or_block(
             "loyalty/page.html",
-            view=view,
-            redeem_form=redeem,
-            birthday_form=birthday,
-            code=code,
+            "content",
+            f"customer:{current_user.id}",
+            ("loyalty", str(older_than)),
+            lambda: _context(older_than),
             shopper=True,
-        ),
-        status,
+        )
+    response = make_response(
+        render_template("loyalty/page.html", code=code, **_context(older_than, **forms)), status
     )
     response.vary.add("HX-Request")
     if code is not None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import inspect, select
 from werkzeug.wrappers import Response
 
+from portal import fragments
+from portal.extensions import db
 from portal.htmx import render_page_or_block, wants_fragment
 from portal.orders import presenters, queries
-from portal.orders.access import current_viewer, order_for_viewer
+from portal.orders.access import Viewer, current_viewer, order_for_viewer
+from portal.orders.models import Order
 
 bp = Blueprint("orders", __name__)
 
@@ -18,30 +24,63 @@ ORDERS_PER_PAGE = 20
 @bp.get("/orders")
 @login_required
 def order_list() -> Response:
-    """The signed-in shopper's orders, newest first, paginated."""
+    """The signed-in shopper's orders, newest first, paginated (stored until one of them changes)."""
     page = request.args.get("page", 1, type=int)
-    total = queries.count_orders_of_customer(current_user.id)
-    pages = max(1, -(-total // ORDERS_PER_PAGE))
-    if not 1 <= page <= pages:
-        abort(404)
-    orders = queries.orders_of_customer(current_user.id, page=page, per_page=ORDERS_PER_PAGE)
-    summaries = [presenters.summarise_order(order) for order in orders]
-    return render_page_or_block(
-        "orders/list.html", "order_list", summaries=summaries, page=page, pages=pages, total=total
+    customer_id = current_user.id
+
+    def context() -> dict[str, Any]:
+        total = queries.count_orders_of_customer(customer_id)
+        pages = max(1, -(-total // ORDERS_PER_PAGE))
+        if not 1 <= page <= pages:
+            abort(404)
+        orders = queries.orders_of_customer(customer_id, page=page, per_page=ORDERS_PER_PAGE)
+        summaries = [presenters.summarise_order(order) for order in orders]
+        return {"summaries": summaries, "page": page, "pages": pages, "total": total}
+
+    return fragments.render_page_or_block(
+        "orders/list.html", "order_list", f"customer:{customer_id}", ("orders", str(page)), context
     )
+
+
+def _viewer_kind(viewer: Viewer, order: Order) -> str:
+    """Who the page is rendered for, as far as it changes what the page shows."""
+    if viewer.is_guest_for(order):
+        return "guest"
+    return "owner" if viewer.user_id == order.customer_id else "staff"
+
+
+def _with_page_rows(order: Order) -> Order:
+    """The order with everything its page shows loaded (it may have been loaded without, for the cache)."""
+    if "shipments" in inspect(order).dict:
+        return order
+    return db.session.scalars(
+        select(Order)
+        .where(Order.id == order.id)
+        .options(*queries.ORDER_PAGE_OPTIONS)
+        .execution_options(populate_existing=True)
+    ).one()
 
 
 @bp.get("/orders/<ref:number>")
 def order_detail(number: str) -> Response:
-    """One order: items, each parcel's status and timeline, delivery window and what can be done next."""
-    order = order_for_viewer(number, queries.ORDER_PAGE_OPTIONS)
-    viewer = current_viewer()
-    return render_page_or_block(
-        "orders/detail.html",
-        "content",
-        order=order,
-        view=presenters.present_order(order, guest=viewer.is_guest_for(order)),
-        refresh_seconds=current_app.config["ORDER_REFRESH_SECONDS"],
+    """One order: items, each parcel's status and timeline, delivery window and what can be done next.
+
+    The main part is rendered once per order, viewer kind and language, and kept until the order changes
+    (portal/fragments.py); access is checked on every request before anything stored is served.
+    """
+    order = order_for_viewer(number, () if fragments.enabled() else queries.ORDER_PAGE_OPTIONS)
+    kind = _viewer_kind(current_viewer(), order)
+
+    def context() -> dict[str, Any]:
+        full = _with_page_rows(order)
+        return {
+            "order": full,
+            "view": presenters.present_order(full, guest=kind == "guest"),
+            "refresh_seconds": current_app.config["ORDER_REFRESH_SECONDS"],
+        }
+
+    return fragments.render_page_or_block(
+        "orders/detail.html", "content", f"order:{order.id}", ("order", kind), context, number=order.number
     )
 
 
