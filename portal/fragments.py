@@ -8,9 +8,9 @@ zone, and served from Redis until it changes.
 - A fragment belongs to one *scope*: "order:42" or "customer:7". A scope is one Redis hash whose fields are
   the fragments' variants, so dropping a scope is one DEL.
 - Every flush of an ORM object that belongs to an order (it is the order, or it has an `order_id`, a
-  `shipment_id` or a `return_id`) or to a customer (`customer_id`) marks those scopes; they are dropped when
-  the transaction commits, and forgotten if it rolls back. An order's change also drops its customer's scope
-  (the order list shows the order).
+  `shipment_id` or a `return_id`) or to a customer (it is the user, or it has a `customer_id` or `user_id`)
+  marks those scopes; they are dropped when the transaction commits, and forgotten if it rolls back. An
+  order's change also drops its customer's scope (the order list shows the order).
 - `PAGE_CACHE_SECONDS` bounds what no flush announces: time passing (a return window closing, an instruction
   cut-off) and bulk UPDATEs that bypass the ORM (messages marked sent, the predictions refresh). 0 turns the
   cache off.
@@ -142,6 +142,7 @@ def _owners(session: Session, model: Any, ids: set[int], column: str) -> dict[in
 
 
 def _scopes_of_flush(session: Session) -> set[str]:
+    from portal.accounts.models import User
     from portal.orders.models import Order, Shipment
     from portal.returns.models import Return
 
@@ -152,9 +153,12 @@ def _scopes_of_flush(session: Session) -> set[str]:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Order) and _loaded(obj, "id") is not None:
             order_ids.add(_loaded(obj, "id"))
+        if isinstance(obj, User) and _loaded(obj, "id") is not None:
+            customer_ids.add(_loaded(obj, "id"))
         for name, bucket in (
             ("order_id", order_ids),
             ("customer_id", customer_ids),
+            ("user_id", customer_ids),
             ("shipment_id", shipment_ids),
             ("return_id", return_ids),
         ):
