@@ -105,12 +105,14 @@ def _number_pattern(pattern: str) -> NumberPattern:
     return parse_pattern(pattern)
 
 
-def format_number(value: Number | None, digits: int = 3) -> str:
-    """A number in the viewer's locale, with at most `digits` decimals: 1234 → "1,234" / "1.234" / "1 234",
-    1.5 → "1.5" / "1,5"; empty for None. Points, counts shown to people and multipliers go through this."""
+def format_number(value: Number | None, digits: int = 3, min_digits: int = 0) -> str:
+    """A number in the viewer's locale, with `min_digits` to `digits` decimals: 1234 → "1,234" / "1.234" /
+    "1 234", 1.5 → "1.5" / "1,5"; empty for None. Points, counts shown to people and multipliers go through
+    this."""
     if value is None:
         return ""
-    pattern = "#,##0." + "#" * digits if digits > 0 else "#,##0"
+    decimals = "0" * min_digits + "#" * max(0, digits - min_digits)
+    pattern = f"#,##0.{decimals}" if decimals else "#,##0"
     return str(_number_pattern(pattern).apply(value, get_locale()))
 
 

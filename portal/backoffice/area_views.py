@@ -13,6 +13,7 @@ from portal import clock
 from portal.backoffice import order_views
 from portal.backoffice.views import bp, staff_actor
 from portal.errors import DomainError, Invalid
+from portal.i18n import format_signed_number
 from portal.orders.models import Order
 
 RETURN_ACTIONS = ("approve", "reject", "receive", "refund", "credit")
@@ -99,4 +100,4 @@ def adjust_points(number: str) -> Response:
         adjust(order.customer_id, points, reason=request.form.get("reason") or "", actor=staff_actor())
     except DomainError as error:
         return order_views.refused(order, error)
-    return order_views.done(number, _("%(points)+d points booked.", points=points))
+    return order_views.done(number, _("%(points)s points booked.", points=format_signed_number(points)))

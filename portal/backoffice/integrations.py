@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from portal.backoffice import dashboard, report_views, search, timeline
 from portal.backoffice.timeline import Entry
 from portal.extensions import db
+from portal.i18n import format_number, format_percentage, format_signed_number
 from portal.orders.models import Order, Shipment
 
 TOP_REASONS = 5
@@ -27,10 +28,10 @@ TOP_REASONS = 5
 # --- returns ------------------------------------------------------------------------------------------------
 
 
-def _orders_by_rma(query: str) -> Any:
+def _orders_by_rma(text: search.Prefix) -> Any:
     from portal.returns.models import Return
 
-    return select(Return.order_id).where(search.prefix_match(Return.rma, query.upper()))
+    return select(Return.order_id).where(text.matches(Return.rma, "upper"))
 
 
 def _return_entries(order: Order) -> Iterable[Entry]:
@@ -98,15 +99,15 @@ def _returns_section(start: datetime, end: datetime) -> dashboard.Section | None
         .limit(TOP_REASONS)
     ).all()
     labels = {reason.code: reason.label for reason in reasons()}
-    rate = f"{100 * requested / delivered_orders:.1f} %" if delivered_orders else "–"
+    rate = format_percentage(requested / delivered_orders, digits=1) if delivered_orders else "–"
     rows = [
-        (_("Returns requested"), str(requested)),
+        (_("Returns requested"), format_number(requested)),
         (_("Return rate (returns per order delivered in the period)"), rate),
     ]
     rows += [
         (
             _("Reason: %(reason)s", reason=labels.get(code, code)),
-            ngettext("%(count)d item", "%(count)d items", int(units), count=int(units)),
+            ngettext("%(count)s item", "%(count)s items", int(units), count=format_number(units)),
         )
         for code, units in top
     ]
@@ -123,7 +124,7 @@ def _loyalty_entries(order: Order) -> Iterable[Entry]:
         yield Entry(
             entry.created_at,
             "loyalty",
-            _("Points %(points)+d (%(kind)s)", points=entry.points, kind=entry.kind),
+            _("Points %(points)s (%(kind)s)", points=format_signed_number(entry.points), kind=entry.kind),
             entry.note or entry.reference,
         )
 
@@ -165,13 +166,30 @@ def _surveys_section(start: datetime, end: datetime) -> dashboard.Section | None
             SurveyResponse.responded_at >= start, SurveyResponse.responded_at < end
         )
     ).one()
-    nps = f"{round(100 * ((promoters or 0) - (detractors or 0)) / answers):+d}" if answers else "–"
-    csat = f"{float(csat_average):.1f} / 5" if ratings else "–"
+    nps = (
+        format_signed_number(round(100 * ((promoters or 0) - (detractors or 0)) / answers))
+        if answers
+        else "–"
+    )
+    csat = f"{format_number(float(csat_average), digits=1, min_digits=1)} / 5" if ratings else "–"
     return dashboard.Section(
         _("Customer satisfaction"),
         [
-            (_("NPS (%(count)d answers)", count=int(answers or 0)), nps),
-            (_("CSAT, average delivery rating (%(count)d ratings)", count=int(ratings or 0)), csat),
+            (
+                ngettext(
+                    "NPS (%(count)s answer)", "NPS (%(count)s answers)", answers, count=format_number(answers)
+                ),
+                nps,
+            ),
+            (
+                ngettext(
+                    "CSAT, average delivery rating (%(count)s rating)",
+                    "CSAT, average delivery rating (%(count)s ratings)",
+                    ratings,
+                    count=format_number(ratings),
+                ),
+                csat,
+            ),
         ],
     )
 

@@ -142,6 +142,6 @@ def test_survey_answers_on_the_timeline_and_the_dashboard(
     items = page(agent_client.get(ORDER_PAGE)).select(".backoffice-timeline__item--survey")
     assert len(items) == 1 and "NPS 9/10, CSAT 4/5" in items[0].text and "Quick!" in items[0].text
     text = text_of(agent_client.get("/backoffice/dashboard?from=2026-11-01&until=2026-11-30"))
-    assert "NPS (1 answers) +100" in text and "4.0 / 5" in text
+    assert "NPS (1 answer) +100" in text and "CSAT, average delivery rating (1 rating) 4.0 / 5" in text
     assert "Returns requested 1" in text and "Arrived damaged 1 item" in text
-    assert "Return rate (returns per order delivered in the period) 100.0 %" in text
+    assert "Return rate (returns per order delivered in the period) 100%" in text

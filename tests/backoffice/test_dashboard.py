@@ -78,13 +78,13 @@ def test_the_page_shows_the_figures_and_an_accessible_chart(agent_client: FlaskC
     assert response.status_code == 200
     html = page(response)
     assert html.select_one("#figure-delivered").text.strip() == "10"
-    assert html.select_one("#figure-on-time").text.split()[0:2] == ["70", "%"]
+    assert html.select_one("#figure-on-time").text.split() == ["70%", "(7/10)"]
     svg = html.select_one("#transit-chart svg")
     assert svg["role"] == "img" and svg.select_one("title") and svg.select_one("desc")
     rows = html.select("#transit-chart table tbody tr")
     assert [row.th.text for row in rows][-1] == "10+"
     # columns: all carriers, DHL, DPD
-    assert [cell.text for cell in rows[2].select("td")] == ["30 %", "20 %", "40 %"]
+    assert [cell.text for cell in rows[2].select("td")] == ["30%", "20%", "40%"]
     assert len(svg.select("rect.chart__bar")) == 11 * 3
 
 

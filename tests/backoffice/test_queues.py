@@ -110,7 +110,7 @@ def test_lanes_show_percentiles_and_on_time_rate(agent_client: FlaskClient, app:
     db.session.commit()
     row = page(agent_client.get("/backoffice/lanes")).select_one("tbody tr")
     cells = [cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])]
-    assert cells == ["dhl/paket/DE/*", "150", "2", "3", "5", "87 % (87/100)", "30 h"]
+    assert cells == ["dhl/paket/DE/*", "150", "2", "3", "5", "87% (87/100)", "30 h"]
     assert "No lane statistics" in text_of(agent_client.get("/backoffice/lanes?from=delivered"))
 
 

@@ -75,7 +75,7 @@ def test_the_report_shows_the_nps_of_the_period_with_its_counts(api: Any, staff:
     figure = html.select_one(".report-figure")
     assert figure.strong.text == "10" and "from 10 answers" in figure.text
     counts = html.select_one(".report-counts").text
-    assert "4 (40 %)" in counts and "3 (30 %)" in counts
+    assert "4 (40%)" in counts and "3 (30%)" in counts
     with clock.freeze(NOW):
         narrow = page(staff.get("/backoffice/surveys?from=2026-11-18&to=2026-11-20"))
     assert narrow.select_one(".report-figure").strong.text == "100"  # only the two 9s of the last two days
