@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from bs4 import BeautifulSoup
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from portal.backoffice import search
+from portal.extensions import db
 from tests.backoffice.conftest import page, text_of
-from tests.factories import event_body, order_body
+from tests.factories import event_body, order_body, shipment_body
 from tests.orders.test_views import make_order
 
 
 def numbers(response: Any) -> list[str]:
-    return [link.text for link in page(response).select("#search-results tbody td:first-child a")]
+    html = response if isinstance(response, BeautifulSoup) else page(response)
+    return [link.text for link in html.select("#search-results tbody td:first-child a")]
 
 
 def orders(api: Any) -> None:
@@ -96,3 +100,51 @@ def test_search_works_without_javascript(agent_client: FlaskClient) -> None:
     form = html.select_one("form[role=search]")
     assert form["method"] == "get" and form["action"] == "/backoffice/"
     assert html.select_one('label[for="q"]') is not None
+
+
+def test_text_and_filters_together(agent_client: FlaskClient, api: Any) -> None:
+    orders(api)
+    api.post("/orders/2002/events", json={"type": "cancelled", "occurred_at": "2026-09-02T10:00:00+00:00"})
+    assert numbers(agent_client.get("/backoffice/?q=200&status=cancelled")) == ["2002"]
+    assert numbers(agent_client.get("/backoffice/?q=200&from=2026-10-01")) == ["2003"]
+    assert numbers(agent_client.get("/backoffice/?q=t100&status=cancelled")) == []  # by parcel, filtered
+    event = event_body("x1", "exception", "2026-10-12T09:00:00+02:00", tracking_number="T1001")
+    assert api.post("/tracking-events", json=event).status_code == 200
+    assert numbers(agent_client.get("/backoffice/?q=t1&exception=1")) == ["1001"]
+
+
+def test_each_order_once_with_all_its_parcels(agent_client: FlaskClient, api: Any) -> None:
+    make_order(api, "4001")  # parcel T4001 with the shirts
+    cap = shipment_body(items=[{"sku": "CAP-01", "quantity": 1}])
+    assert api.put("/orders/4001/shipments/T4001B", json=cap).status_code == 201
+    html = page(agent_client.get("/backoffice/?q=T4001"))  # both parcels match
+    assert numbers(html) == ["4001"]
+    parcels = [parcel.text.split()[0] for parcel in html.select("#search-results .backoffice-parcel")]
+    assert parcels == ["T4001", "T4001B"]
+    assert "1 order found" in text_of(agent_client.get("/backoffice/?q=T4001"))
+
+
+def test_a_page_past_the_last_shows_the_last(agent_client: FlaskClient, api: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(search, "PER_PAGE", 2)
+    for number in ("3001", "3002", "3003"):
+        assert api.put(f"/orders/{number}", json=order_body()).status_code == 201
+    response = agent_client.get("/backoffice/?q=300&page=9")
+    assert numbers(response) == ["3001"] and "Page 2 of 2" in text_of(response)
+
+
+def test_a_search_is_one_statement(app: Any, api: Any) -> None:
+    orders(api)
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            for filters in (search.Filters(query="200"), search.Filters(status="placed"), search.Filters()):
+                seen.clear()
+                search.search_orders(filters)
+                assert len(seen) == 1, filters
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
