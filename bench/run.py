@@ -237,7 +237,10 @@ def main() -> int:
                 hello = Server("hello", "bench.reference_apps:hello", env, "/")
                 anchor = Server("anchor", "bench.reference_apps:anchor", env, "/anchor/A100000")
                 portal_server = Server("portal", "wsgi:app", env, "/healthz")
-                servers += [hello, anchor, portal_server]
+                # The same portal with the page cache off: what a page costs when nothing is stored for it.
+                no_cache = {**env, "PAGE_CACHE_SECONDS": "0"}
+                uncached = Server("portal-uncached", "wsgi:app", no_cache, "/healthz")
+                servers += [hello, anchor, portal_server, uncached]
                 for server in servers:
                     server.wait_ready()
                 # Memory at ~1k requests: a warm-up over the guest and shopper pages.
@@ -255,6 +258,12 @@ def main() -> int:
                     (
                         "order tracking page (guest)",
                         portal_server,
+                        write_lines("order", sessions["guests"]),
+                        "pages.lua",
+                    ),
+                    (
+                        "order tracking page, page cache off (guest)",
+                        uncached,
                         write_lines("order", sessions["guests"]),
                         "pages.lua",
                     ),
@@ -277,7 +286,8 @@ def main() -> int:
                     scenarios = [
                         s
                         for s in scenarios
-                        if s[1] is not portal_server or any(p in s[0] for p in args.pages.split(","))
+                        if s[1] not in (portal_server, uncached)
+                        or any(p in s[0] for p in args.pages.split(","))
                     ]
                 for name, server, lines_path, script in scenarios:
                     wrk_results[name] = {}
@@ -465,6 +475,7 @@ def _web_rows(report: Report, results: dict[str, dict[int, Any]]) -> None:
             )
     targets = {
         "order tracking page (guest)": 0.6,
+        "order tracking page, page cache off (guest)": None,
         "shopper's order list": 0.5,
         "guest lookup POST": None,
         "loyalty page": 0.5,
@@ -618,7 +629,8 @@ def _missing_page_rows(report: Report, sessions: dict[str, Any]) -> None:
 
 def _message_rows(app: Any, report: Report, env: dict[str, str], smtp: Any, count: int) -> None:
     from bench import inprocess
-    from bench.queues import enqueue_noops, finished_job_ids, job_rate, run_burst_workers
+    from bench.queues import enqueue_noops, finished_job_ids, job_rate, messages_sent, run_burst_workers
+    from portal.messaging.tasks import MESSAGES_PER_JOB
     from portal.queue import redis_connection
 
     workers = 2
@@ -646,7 +658,8 @@ def _message_rows(app: Any, report: Report, env: dict[str, str], smtp: Any, coun
     with app.app_context():
         # Every send the workers finished: the dispatcher queues due rows by due time, so other due messages
         # of the data set (e.g. the at-risk notices) may come before the benchmark's own.
-        sent = job_rate(redis_connection(), finished_job_ids(redis_connection()))
+        # Messages go MESSAGES_PER_JOB to a job: the rate counts e-mails sent, not jobs.
+        sent = job_rate(redis_connection(), finished_job_ids(redis_connection()), units=messages_sent)
         redis_connection().flushdb()
         noop_ids = enqueue_noops(redis_connection(), len(ids))
     noop_run = run_burst_workers(env, workers, ["messages"], timeout=MESSAGE_WINDOW_SECONDS * 2 // 3)
@@ -672,8 +685,11 @@ def _message_rows(app: Any, report: Report, env: dict[str, str], smtp: Any, coun
             reference=f"{noop_per_worker:,.1f} no-op jobs/s per worker",
             ratio=share,
             target="≥ 0.50",
-            passed=share is not None and share >= 0.5 and received >= sent["jobs"] * 0.95,
-            note=f"{workers} workers (python worker.py --burst); {sent['failed']} failed jobs",
+            passed=share is not None and share >= 0.5 and received >= sent["units"] * 0.95,
+            note=(
+                f"{workers} workers (python worker.py --burst); {sent['units']:,} sent by {sent['jobs']:,} "
+                f"jobs (up to {MESSAGES_PER_JOB} messages each); {sent['failed']} failed jobs"
+            ),
         )
     )
 
