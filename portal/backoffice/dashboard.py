@@ -83,6 +83,9 @@ class Dashboard:
     distribution: Distribution
     messages: dict[str, int]
     sections: list[Section]
+    # HTML drawn from these figures (in the language they were read for), kept with them so that a cached
+    # board is rendered once: name -> HTML (portal/backoffice/report_views.py).
+    rendered: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def on_time_rate(self) -> float | None:

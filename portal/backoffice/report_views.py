@@ -7,8 +7,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
@@ -147,7 +148,18 @@ def dashboard_page() -> Response:
         "content",
         errors=errors,
         board=board,
+        figures=_figures(board),
         first=first,
         last=last,
-        buckets=[str(day) for day in range(dashboard.MAX_BUCKET)] + [f"{dashboard.MAX_BUCKET}+"],
     )
+
+
+def _figures(board: dashboard.Dashboard) -> Markup:
+    """The figures and charts, rendered once per board and kept with it: a cached board (one per period and
+    language) is shown again and again, and drawing its charts is most of the page's work."""
+    html = board.rendered.get("figures")
+    if html is None:
+        buckets = [str(day) for day in range(dashboard.MAX_BUCKET)] + [f"{dashboard.MAX_BUCKET}+"]
+        html = render_template("backoffice/_dashboard_figures.html", board=board, buckets=buckets)
+        board.rendered["figures"] = html
+    return Markup(html)  # noqa: S704 - rendered by Jinja with autoescaping

@@ -138,3 +138,32 @@ def test_a_process_reuses_a_period_s_figures_for_the_cache_time(app: Any, api: A
     finally:
         app.config["DASHBOARD_CACHE_SECONDS"] = 0
         app.extensions.pop("dashboard_cache", None)
+
+
+def test_a_cached_period_is_drawn_once_per_language(agent_client: FlaskClient, api: Any, app: Any) -> None:
+    from flask import template_rendered
+
+    load(api)
+    drawn: list[str] = []
+
+    def record(sender: Any, template: Any, context: Any, **extra: Any) -> None:
+        if template.name == "backoffice/_dashboard_figures.html":
+            drawn.append(str(context["board"].start))
+
+    url = "/backoffice/dashboard?from=2026-09-01&until=2026-09-30"
+    app.config["DASHBOARD_CACHE_SECONDS"] = 60
+    template_rendered.connect(record, app)
+    try:
+        first = agent_client.get(url).get_data(as_text=True)
+        again = agent_client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+        assert len(drawn) == 1 and 'id="transit-chart"' in first
+        assert first.count("<svg") == again.count("<svg") > 1
+        assert page(agent_client.get(url)).select_one("#figure-delivered").text == "10"
+        german = agent_client.get(url + "&lang=de").get_data(as_text=True)  # its own figures, in German
+        assert len(drawn) == 2 and "Zugestellt" in german
+        agent_client.get(url.replace("2026-09-30", "2026-09-29"))  # another period
+        assert len(drawn) == 3
+    finally:
+        template_rendered.disconnect(record, app)
+        app.config["DASHBOARD_CACHE_SECONDS"] = 0
+        app.extensions.pop("dashboard_cache", None)
