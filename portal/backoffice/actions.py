@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from portal import audit, clock
@@ -34,17 +35,17 @@ def add_tracking_event(
     as the carriers' API, so the status rules and the messages apply. Raises NotFound, Invalid."""
     shipment = next((s for s in order.shipments if s.tracking_number == tracking_number), None)
     if shipment is None:
-        raise NotFound("This order has no such parcel.", code="shipment_not_found")
+        raise NotFound(str(_l("This order has no such parcel.")), code="shipment_not_found")
     errors: dict[str, str] = {}
     if status not in TRACKING_STATUSES:
-        errors["status"] = "Choose a status."
+        errors["status"] = str(_l("Choose a status."))
     if occurred_at > clock.now():
-        errors["occurred_at"] = "The event cannot be in the future."
+        errors["occurred_at"] = str(_l("The event cannot be in the future."))
     description = (description or "").strip() or None
     if description and len(description) > MAX_DESCRIPTION_LENGTH:
-        errors["description"] = f"Use at most {MAX_DESCRIPTION_LENGTH} characters."
+        errors["description"] = str(_l("Use at most %(count)s characters.", count=MAX_DESCRIPTION_LENGTH))
     if errors:
-        raise Invalid("The tracking event was not added.", fields=errors)
+        raise Invalid(str(_l("The tracking event was not added.")), fields=errors)
     before = {"status": shipment.status}
     event_id = f"staff-{uuid.uuid4().hex}"
     orders_service.ingest_tracking_events(
@@ -81,7 +82,7 @@ def add_tracking_event(
 def _message_of_order(order: Order, message_id: int) -> Message:
     message = db.session.scalar(select(Message).where(Message.id == message_id, Message.order_id == order.id))
     if message is None:
-        raise NotFound("This order has no such message.", code="message_not_found")
+        raise NotFound(str(_l("This order has no such message.")), code="message_not_found")
     return message
 
 
@@ -91,9 +92,11 @@ def resend_message(order: Order, message_id: int, actor: Actor) -> Message:
     waiting or being sent, or the order's sequence is stopped."""
     message = _message_of_order(order, message_id)
     if db.session.get(SequenceStop, order.id) is not None:
-        raise Conflict("The sequence of this order is stopped; resume it first.", code="sequence_stopped")
+        raise Conflict(
+            str(_l("The sequence of this order is stopped; resume it first.")), code="sequence_stopped"
+        )
     if message.status in ("scheduled", "sending"):
-        raise Conflict("This message has not gone out yet.", code="message_pending")
+        raise Conflict(str(_l("This message has not gone out yet.")), code="message_pending")
     now = clock.now()
     before = {"status": message.status, "attempts": message.attempts}
     if message.status == "failed":
@@ -147,9 +150,9 @@ def retry_failed_message(message_id: int, actor: Actor) -> Message:
     """Queue a failed message again from the failed-messages queue. Raises NotFound, Conflict."""
     message = db.session.scalar(select(Message).where(Message.id == message_id).with_for_update())
     if message is None:
-        raise NotFound("No such message.", code="message_not_found")
+        raise NotFound(str(_l("No such message.")), code="message_not_found")
     if message.status != "failed":
-        raise Conflict("Only failed messages can be retried.", code="message_not_failed")
+        raise Conflict(str(_l("Only failed messages can be retried.")), code="message_not_failed")
     before = {"status": message.status, "attempts": message.attempts, "error": message.last_error}
     _retry(message, clock.now())
     audit.record(actor, "message.retried", "message", message.id, before, {"status": "scheduled"})
@@ -160,7 +163,7 @@ def stop_sequence(order: Order, actor: Actor, reason: str | None = None) -> int:
     """Stop every message of the order not sent yet, now and later; return how many waiting ones were skipped.
     Raises Conflict when it is stopped already."""
     if db.session.get(SequenceStop, order.id) is not None:
-        raise Conflict("The sequence of this order is stopped already.", code="sequence_stopped")
+        raise Conflict(str(_l("The sequence of this order is stopped already.")), code="sequence_stopped")
     reason = (reason or "").strip()[:300] or None
     db.session.add(
         SequenceStop(
@@ -194,7 +197,7 @@ def resume_sequence(order: Order, actor: Actor) -> None:
     """Let messages of the order go out again (those already skipped stay skipped). Raises Conflict."""
     stop = db.session.get(SequenceStop, order.id)
     if stop is None:
-        raise Conflict("The sequence of this order is not stopped.", code="sequence_not_stopped")
+        raise Conflict(str(_l("The sequence of this order is not stopped.")), code="sequence_not_stopped")
     db.session.delete(stop)
     db.session.flush()
     audit.record(actor, "sequence.resumed", "order", order.number, {"stopped": True}, {"stopped": False})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -99,10 +100,10 @@ def failed_jobs(limit: int = FAILED_SHOWN) -> list[FailedJob]:
 
 def _failed_job(queue: str, job_id: str) -> tuple[object, str]:
     if queue not in QUEUE_NAMES:
-        raise NotFound("No such queue.", code="queue_not_found")
+        raise NotFound(str(_l("No such queue.")), code="queue_not_found")
     registry = get_queue(queue).failed_job_registry
     if job_id not in registry.get_job_ids():
-        raise NotFound("No such failed job.", code="job_not_found")
+        raise NotFound(str(_l("No such failed job.")), code="job_not_found")
     return registry, job_id
 
 
@@ -112,7 +113,7 @@ def retry_job(queue: str, job_id: str, actor: Actor) -> None:
     try:
         registry.requeue(job_id)  # type: ignore[attr-defined]
     except NoSuchJobError:
-        raise NotFound("No such failed job.", code="job_not_found") from None
+        raise NotFound(str(_l("No such failed job.")), code="job_not_found") from None
     audit.record(
         actor, "job.retried", "job", job_id[:64], {"status": "failed"}, {"status": "queued", "queue": queue}
     )

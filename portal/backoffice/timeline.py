@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, select
 
 from portal.audit import AuditEntry
 from portal.extensions import db
+from portal.i18n import when_filter
 from portal.messaging.models import Message
 from portal.messaging.sequence import CHANNEL_LABELS, STEPS
 from portal.orders.instructions import histories
@@ -103,7 +104,7 @@ def _messages(order: Order) -> Iterable[Entry]:
                 error=message.last_error or "-",
             )
         elif message.status == "scheduled":
-            detail = _("Due %(when)s", when=message.due_at.isoformat(timespec="minutes"))
+            detail = _("Due %(when)s", when=when_filter(message.due_at))
         else:
             detail = message.recipient
         at = message.sent_at or (message.updated_at if message.status != "scheduled" else message.due_at)

@@ -127,7 +127,7 @@ def get_return(rma: str) -> Return:
     """The return with this RMA number. Raises NotFound."""
     found = db.session.scalar(select(Return).where(Return.rma == rma))
     if found is None:
-        raise NotFound(f"No return {rma!r}.", code="return_not_found")
+        raise NotFound(str(_l("There is no return %(rma)s.", rma=rma)), code="return_not_found")
     return found
 
 
@@ -398,13 +398,15 @@ def _move(
     """Change the status (if allowed from the current one), with event, audit entry and signal."""
     previous = item.status
     if previous not in allowed_from:
+        from portal.returns.presenters import status_label
+
         raise Conflict(
             str(
                 _l(
-                    "Return %(rma)s is %(status)s; it cannot become %(new)s.",
+                    "Return %(rma)s is “%(status)s”: it cannot become “%(new)s”.",
                     rma=item.rma,
-                    status=previous,
-                    new=status,
+                    status=status_label(previous),
+                    new=status_label(status),
                 )
             ),
             code="return_state",
@@ -532,7 +534,10 @@ def record_warehouse_event(
     elif event_type == "rejected":
         reject_return(item, actor, reason=note or "")
     else:
-        raise Invalid(f"Unknown event type {event_type!r}.", fields={"type": "Unknown event type."})
+        raise Invalid(
+            str(_l("Unknown event type %(type)s.", type=repr(event_type))),
+            fields={"type": str(_l("Unknown event type."))},
+        )
     return True
 
 

@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -52,7 +53,8 @@ def queue_webhook(event_type: str, data: dict[str, Any]) -> WebhookDelivery:
 def recent_deliveries(status: str | None = None, limit: int = 50) -> list[WebhookDelivery]:
     """The newest outbox rows (optionally of one status) with their attempts, for the back-office."""
     if status is not None and status not in WEBHOOK_STATUSES:
-        raise NotFound(f"Unknown webhook status {status!r}.", code="unknown_status")
+        message = str(_l("Unknown webhook status %(status)s.", status=repr(status)))
+        raise NotFound(message, code="unknown_status")
     query = (
         select(WebhookDelivery)
         .options(selectinload(WebhookDelivery.attempts))
@@ -72,7 +74,7 @@ def get_delivery(delivery_id: int) -> WebhookDelivery:
         .options(selectinload(WebhookDelivery.attempts))
     )
     if delivery is None:
-        raise NotFound(f"No webhook delivery {delivery_id}.", code="webhook_not_found")
+        raise NotFound(str(_l("No webhook delivery %(id)s.", id=delivery_id)), code="webhook_not_found")
     return delivery
 
 
@@ -85,10 +87,10 @@ def retry_delivery(delivery_id: int, actor: Actor) -> WebhookDelivery:
         select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
     )
     if delivery is None:
-        raise NotFound(f"No webhook delivery {delivery_id}.", code="webhook_not_found")
+        raise NotFound(str(_l("No webhook delivery %(id)s.", id=delivery_id)), code="webhook_not_found")
     if delivery.status not in ("failed", "skipped"):
         raise Conflict(
-            f"Webhook delivery {delivery_id} is {delivery.status}; only failed ones can be retried.",
+            str(_l("This webhook has not failed: only failed or skipped webhooks can be sent again.")),
             code="webhook_not_retryable",
         )
     before = {"status": delivery.status, "attempts": delivery.attempt_count}
