@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from portal.accounts.models import ApiClient, User
 from portal.accounts.service import verify_password
-from portal.api.auth import hash_token
 from portal.extensions import db
+from portal.tokens import hash_token
 
 
 def test_create_user(runner: Any) -> None:

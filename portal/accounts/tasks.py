@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import CursorResult, and_, or_, select, update
@@ -29,21 +28,13 @@ from portal.accounts.tokens import (
 from portal.extensions import db
 from portal.mail import send_email
 from portal.queue import PendingJob, enqueue_many_now
+from portal.urls import external_url
 
 log = logging.getLogger(__name__)
 
 QUEUE = "messages"
 # A pending row this old whose job has not claimed it was (most likely) never queued: Redis was down.
 LOST_JOB_AFTER = timedelta(seconds=30)
-
-
-def external_url(endpoint: str, **values: object) -> str:
-    """An absolute link to a page of the portal, for a message sent outside any request (PORTAL_BASE_URL)."""
-    base = urlsplit(current_app.config["PORTAL_BASE_URL"])
-    adapter = current_app.url_map.bind(
-        base.netloc, script_name=base.path.rstrip("/") or "/", url_scheme=base.scheme or "https"
-    )
-    return adapter.build(endpoint, values, force_external=True)
 
 
 def _active_user(user_id: int) -> User | None:

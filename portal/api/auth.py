@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -17,6 +16,7 @@ from portal.accounts.models import ApiClient
 from portal.audit import Actor
 from portal.errors import Conflict, DomainError
 from portal.extensions import db
+from portal.tokens import hash_token
 
 TOKEN_PREFIX = "dst_"  # noqa: S105 - a public prefix that makes leaked tokens easy to spot
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,10 +25,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Unauthorized(DomainError):
     status = 401
     code = "unauthorized"
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_api_client(name: str) -> tuple[ApiClient, str]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from portal.accounts.tasks import external_url
 from portal.loyalty import service, tasks
 from portal.messaging import signals as messaging_signals
 from portal.orders import signals as order_signals
 from portal.returns import signals as return_signals
 from portal.surveys import signals as survey_signals
+from portal.urls import external_url
 
 
 def shipment_status_changed(shipment: Any, status: str | None = None, **_: Any) -> None:

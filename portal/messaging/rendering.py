@@ -19,7 +19,6 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 
 from portal import clock, mail
-from portal.accounts.tasks import external_url
 from portal.extensions import db
 from portal.messaging import signals
 from portal.messaging.channels import EmailContent
@@ -27,10 +26,11 @@ from portal.messaging.models import Message
 from portal.messaging.optouts import make_unsubscribe_token
 from portal.messaging.sequence import get_step
 from portal.messaging.service import Recipient
-from portal.orders.guest import hash_token, new_token
 from portal.orders.guest_models import GuestLink
 from portal.orders.models import Order, Shipment
 from portal.orders.presenters import EXPLANATIONS, carrier_url
+from portal.tokens import hash_token, new_token
+from portal.urls import external_url
 
 log = logging.getLogger(__name__)
 

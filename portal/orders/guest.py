@@ -6,9 +6,7 @@ same error after the same query and the same comparison.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,6 +20,7 @@ from portal.extensions import db
 from portal.orders.guest_models import GuestLink
 from portal.orders.models import Order
 from portal.queue import enqueue_after_commit
+from portal.tokens import hash_token, new_token
 
 ORDER_NUMBER_MAX_LENGTH = 64  # Order.number
 EMAIL_MAX_LENGTH = 254  # Order.email
@@ -114,14 +113,6 @@ def request_guest_link(order_number: str, email: str, valid_for: timedelta) -> G
         retry=Retry(max=3, interval=[30, 120, 600]),
     )
     return link
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def issue_link_token(link_id: int) -> IssuedLink | None:

@@ -55,8 +55,8 @@ def tracking_events_unmatched(sender: Any, events: list[Any], **_: Any) -> None:
 
 
 def return_approved(item: Return, **_: Any) -> None:
-    from portal.accounts.tasks import external_url
     from portal.messaging.service import schedule_message
+    from portal.urls import external_url
 
     order = item.order
     context = {

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from portal import clock
-from portal.accounts.tasks import external_url
 from portal.messaging import signals as messaging_signals
 from portal.orders.models import Order
 from portal.surveys import service
+from portal.urls import external_url
 
 
 def veto_survey_message(message: Any, *, order: Order, **_: Any) -> str | None:

@@ -28,6 +28,7 @@ from portal.orders.access import Viewer
 from portal.orders.models import Order
 from portal.surveys import signals
 from portal.surveys.models import SurveyInvitation, SurveyResponse
+from portal.tokens import hash_token
 from portal.webhooks.service import queue_webhook
 
 SURVEY_STEP = "survey_invitation"
@@ -98,10 +99,6 @@ def _token_for_nonce(nonce: str) -> str:
     key = str(current_app.config["SECRET_KEY"]).encode()
     digest = hmac.new(key, f"survey-invitation:{nonce}".encode(), hashlib.sha256).digest()
     return urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def find_invitation(token: str, now: datetime) -> SurveyInvitation:
