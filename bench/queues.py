@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.environment import ROOT
@@ -87,24 +88,44 @@ def run_burst_workers(
     return {"seconds": time.perf_counter() - started, "timed_out": timed_out, "rss_samples": samples}
 
 
-def job_rate(connection: Any, job_ids: list[str]) -> dict[str, Any]:
-    """Jobs per second per worker from RQ's own timestamps: for each worker, its finished jobs over the time
-    from its first start to its last end (so a worker that started later does not dilute the rate)."""
+def job_rate(
+    connection: Any, job_ids: list[str], units: Callable[[Any], int] | None = None
+) -> dict[str, Any]:
+    """Jobs (or `units(job)` of work, e.g. messages sent, summed over the jobs) per second per worker from
+    RQ's own timestamps: for each worker, its finished jobs over the time from its first start to its last
+    end (so a worker that started later does not dilute the rate)."""
     from rq.job import Job
 
     jobs = [job for job in Job.fetch_many(job_ids, connection=connection) if job is not None]
     done = [job for job in jobs if job.started_at and job.ended_at]
     failed = sum(1 for job in jobs if job.get_status(refresh=False) == "failed")
+    count = units or (lambda job: 1)
     by_worker: dict[str, list[Any]] = {}
     for job in done:
         by_worker.setdefault(job.worker_name or "?", []).append(job)
     rates = []
+    total = 0
     for worker_jobs in by_worker.values():
         first = min(job.started_at for job in worker_jobs)
         last = max(job.ended_at for job in worker_jobs)
-        rates.append(len(worker_jobs) / max((last - first).total_seconds(), 1e-6))
+        done_units = sum(count(job) for job in worker_jobs)
+        total += done_units
+        rates.append(done_units / max((last - first).total_seconds(), 1e-6))
     per_worker = sum(rates) / len(rates) if rates else 0.0
-    return {"jobs": len(done), "per_worker": per_worker, "workers": len(rates), "failed": failed}
+    return {
+        "jobs": len(done),
+        "units": total,
+        "per_worker": per_worker,
+        "workers": len(rates),
+        "failed": failed,
+    }
+
+
+def messages_sent(job: Any) -> int:
+    """How many e-mails a finished send job sent (a batch job returns one outcome per message)."""
+    outcome = job.return_value()
+    outcomes = outcome if isinstance(outcome, list) else [outcome]
+    return sum(1 for item in outcomes if item == "sent")
 
 
 def finished_job_ids(connection: Any, queue_name: str = "messages") -> list[str]:

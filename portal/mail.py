@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 
@@ -40,7 +44,9 @@ def build_message(
 ) -> EmailMessage:
     """A multipart (text + HTML) message; `message_id` keeps the same Message-ID across retries."""
     config = current_app.config
-    message = EmailMessage()
+    # EmailMessage's own default policy, named here so that the module is imported with this one (before a
+    # worker forks) and not by the first message each forked job builds.
+    message = EmailMessage(policy=policy.default)
     message["From"] = config["MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
@@ -53,15 +59,70 @@ def build_message(
     return message
 
 
-def send_message(message: EmailMessage) -> str:
-    """Deliver through SMTP; returns the Message-ID. Raises smtplib.SMTPException or OSError on failure."""
+class _SharedConnection:
+    """The SMTP connection the e-mails of a `one_connection()` block share, opened by the first of them."""
+
+    def __init__(self) -> None:
+        self.smtp: smtplib.SMTP | None = None
+
+    def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()  # the e-mails it carried were accepted already; only the goodbye failed
+
+
+_shared: ContextVar[_SharedConnection | None] = ContextVar("portal_mail_shared_connection", default=None)
+
+
+@contextmanager
+def one_connection() -> Iterator[None]:
+    """Send the e-mails of the block over one SMTP connection (a batch of messages pays for one connection,
+    greeting and login instead of one per e-mail). A failed send closes it; the next send opens a new one."""
+    shared = _SharedConnection()
+    token = _shared.set(shared)
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+        shared.close()
+
+
+def _connect() -> smtplib.SMTP:
     config = current_app.config
-    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
+    smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30)
+    try:
         if config["MAIL_USE_TLS"]:
             smtp.starttls()
         if config["MAIL_USERNAME"]:
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-        smtp.send_message(message)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def send_message(message: EmailMessage) -> str:
+    """Deliver through SMTP; returns the Message-ID. Raises smtplib.SMTPException or OSError on failure.
+
+    Inside `one_connection()` the connection stays open for the next e-mail; otherwise each has its own.
+    """
+    shared = _shared.get()
+    if shared is None:
+        with _connect() as smtp:
+            smtp.send_message(message)
+    else:
+        if shared.smtp is None:
+            shared.smtp = _connect()
+        try:
+            shared.smtp.send_message(message)
+        except BaseException:
+            # The conversation may have stopped anywhere: never send the next e-mail on this connection.
+            smtp, shared.smtp = shared.smtp, None
+            smtp.close()
+            raise
     log.info("sent e-mail %s to %s", message["Subject"], message["To"])
     return str(message["Message-ID"])
 

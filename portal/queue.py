@@ -107,15 +107,21 @@ def enqueue_now(job: PendingJob) -> bool:
     return True
 
 
+def live_job_ids(job_ids: Sequence[str], connection: redis.Redis) -> set[str]:
+    """Which of these jobs are waiting or running (one Redis round trip)."""
+    if not job_ids:
+        return set()
+    existing = Job.fetch_many(job_ids, connection=connection)
+    return {job.id for job in existing if job is not None and job.get_status(refresh=False) in _LIVE_STATES}
+
+
 def enqueue_many_now(jobs: Sequence[PendingJob]) -> int:
     """`enqueue_now` for many jobs in a few Redis round trips (the dispatcher queues a thousand at a time):
     one to see which ids are already waiting or running, one per queue to add the rest. Returns how many
     were queued. Delayed jobs go one by one."""
     if not jobs:
         return 0
-    connection = get_queue(jobs[0].queue).connection
-    existing = Job.fetch_many([job.job_id for job in jobs], connection=connection)
-    live = {job.id for job in existing if job is not None and job.get_status(refresh=False) in _LIVE_STATES}
+    live = live_job_ids([job.job_id for job in jobs], get_queue(jobs[0].queue).connection)
     queued = 0
     by_queue: dict[str, list[Any]] = {}
     seen: set[str] = set()

@@ -1,32 +1,51 @@
-"""Jobs (queue "messages"): the dispatcher that queues due messages, and the job that sends one.
+"""Jobs (queue "messages"): the dispatcher that queues due messages, and the jobs that send them.
 
-Both take ids or ISO strings, read fresh state and are safe to run any number of times: the send job claims
-its row with one conditional UPDATE (scheduled → sending), so of two runs only one goes on. A row left in
+Both take ids or ISO strings, read fresh state and are safe to run any number of times: sending claims each
+row with one conditional UPDATE (scheduled → sending), so of two runs only one goes on. A row left in
 `sending` by a worker that died is handed back by the dispatcher once its lease has run out.
+
+The dispatcher queues due messages MESSAGES_PER_JOB to a job (`send_messages`): each job runs in a forked work
+horse, whose start (fork, database connection, SMTP greeting) costs more than sending one e-mail, so a batch
+pays for it once.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import redis
 from flask import current_app
+from rq import Queue
 from sqlalchemy import CursorResult, select, tuple_, update
+from sqlalchemy.orm import joinedload
 
-from portal import clock
+from portal import clock, mail
 from portal.extensions import db
 from portal.messaging import channels, rendering
 from portal.messaging.models import Message
 from portal.messaging.sequence import EMAIL
 from portal.messaging.service import check_guards, recipient_of
-from portal.queue import PendingJob, enqueue_many_now, enqueue_now
+from portal.orders.models import Order
+from portal.queue import PendingJob, enqueue_now, get_queue, live_job_ids
 
 log = logging.getLogger(__name__)
 
 DISPATCH_JOB_ID = "messages-dispatch"
 MAX_BATCHES_PER_RUN = 50
+# Messages per send job: enough that a job's start-up is a small part of it, few enough that a worker asked
+# to stop (which finishes its current job first) stops within a second or two.
+MESSAGES_PER_JOB = 20
+# A send job claims no further message after this long (a slow SMTP server), so that it ends well within a
+# supervisor's stop timeout; the messages it leaves stay due for the next dispatch.
+JOB_SECONDS = 30
+# "<prefix><send_job_id>" names the job holding that message's attempt, so a dispatch while it waits (or runs)
+# does not queue it again. Kept a day: should a job wait longer, the message is queued once more, and of the
+# two jobs only one can claim it.
+_HELD_BY_PREFIX = "portal.message-held-by:"
+_HOLD_SECONDS = 24 * 3600
 
 
 def _parse_instant(value: str | None) -> datetime | None:
@@ -43,13 +62,22 @@ def send_job_id(message_id: int, attempts: int) -> str:
     return f"message-{message_id}-{attempts}"
 
 
+def batch_job_id(batch: list[tuple[int, int]]) -> str:
+    """The job of (message id, attempts) pairs: a lone message's own job id, else named after the first."""
+    first_id, first_attempts = batch[0]
+    if len(batch) == 1:
+        return send_job_id(first_id, first_attempts)
+    return f"messages-{first_id}-{first_attempts}-{len(batch)}"
+
+
 # --- dispatch -----------------------------------------------------------------------------------------------
 
 
 def dispatch_due_messages(until: str | None = None) -> int:
-    """Queue one send job per message due by now (or by `until`, an ISO instant); return how many.
+    """Queue the messages due by now (or by `until`, an ISO instant), MESSAGES_PER_JOB to a send job; return
+    how many messages were queued (those a waiting or running job holds already are not).
 
-    With `until`, each job judges its message as of the message's due time (`flask portal dispatch --until`).
+    With `until`, each job judges its messages as of their due time (`flask portal dispatch --until`).
     Due rows are read in batches of MESSAGE_DISPATCH_BATCH along the (status, due_at) index, at most
     MAX_BATCHES_PER_RUN per run (the next run goes on). Stops early when Redis is unreachable, leaving the
     rest for the next run: the rows are the truth.
@@ -67,12 +95,8 @@ def dispatch_due_messages(until: str | None = None) -> int:
             query = query.where(tuple_(Message.due_at, Message.id) > tuple_(*after))
         due = db.session.execute(query.order_by(Message.due_at, Message.id).limit(batch_size)).all()
         db.session.commit()
-        jobs = [
-            PendingJob(send_message, (message_id, until), send_job_id(message_id, attempts), queue="messages")
-            for message_id, attempts, _due_at in due
-        ]
         try:
-            queued += enqueue_many_now(jobs)
+            queued += _queue_sends([(message_id, attempts) for message_id, attempts, _due_at in due], until)
         except redis.RedisError:
             log.warning("redis unavailable; due messages left for the next dispatch")
             return queued
@@ -83,6 +107,40 @@ def dispatch_due_messages(until: str | None = None) -> int:
     if seen:
         log.info("dispatch: %d due, %d queued", seen, queued)
     return queued
+
+
+def _queue_sends(due: list[tuple[int, int]], until: str | None) -> int:
+    """Queue send jobs for due (message id, attempts) pairs, MESSAGES_PER_JOB to a job, leaving out those a
+    waiting or running job holds; returns how many messages were queued. Three Redis round trips: the holds,
+    the holders' states, then the jobs with their holds in one transaction."""
+    if not due:
+        return 0
+    queue = get_queue("messages")
+    connection = queue.connection
+    own_ids = [send_job_id(message_id, attempts) for message_id, attempts in due]
+    holders = [
+        value.decode() if isinstance(value, bytes) else value
+        for value in connection.mget([_HELD_BY_PREFIX + job_id for job_id in own_ids])
+    ]
+    # A message's own job id is checked too: a lone message's job, or one queued by hand, has that id.
+    live = live_job_ids(sorted(set(own_ids) | {holder for holder in holders if holder}), connection)
+    free = [
+        pair
+        for pair, own_id, holder in zip(due, own_ids, holders, strict=True)
+        if own_id not in live and holder not in live
+    ]
+    batches = [free[start : start + MESSAGES_PER_JOB] for start in range(0, len(free), MESSAGES_PER_JOB)]
+    with connection.pipeline() as pipeline:
+        jobs = []
+        for batch in batches:
+            job_id = batch_job_id(batch)
+            ids = [message_id for message_id, _attempts in batch]
+            jobs.append(Queue.prepare_data(send_messages, (ids, until), job_id=job_id))
+            for message_id, attempts in batch:
+                pipeline.set(_HELD_BY_PREFIX + send_job_id(message_id, attempts), job_id, ex=_HOLD_SECONDS)
+        queue.enqueue_many(jobs, pipeline=pipeline)
+        pipeline.execute()
+    return len(free)
 
 
 def sweep_abandoned_sends() -> int:
@@ -134,6 +192,21 @@ def queue_dispatch() -> bool:
 # --- sending ------------------------------------------------------------------------------------------------
 
 
+def send_messages(message_ids: list[int], until: str | None = None) -> list[str]:
+    """Send each of these messages as `send_message` does, over one SMTP connection; return what happened
+    to each. Stops at the first failed send (say the SMTP server is down) or after JOB_SECONDS: the messages
+    after that are not claimed, so they stay due and the next dispatch queues them again."""
+    outcomes: list[str] = []
+    deadline = time.monotonic() + JOB_SECONDS
+    with mail.one_connection():
+        for message_id in message_ids:
+            outcome = send_message(message_id, until)
+            outcomes.append(outcome)
+            if outcome in ("retry", "failed") or time.monotonic() > deadline:
+                break
+    return outcomes
+
+
 def send_message(message_id: int, until: str | None = None) -> str:
     """Send one due message once: claim it, apply the guards, render, send, record. Returns what happened.
 
@@ -153,7 +226,17 @@ def send_message(message_id: int, until: str | None = None) -> str:
     db.session.commit()
     if not claimed:
         return "not claimed"
-    message = db.session.get(Message, message_id)
+    # What the guards and the templates read, in one statement instead of a lazy load each.
+    order = joinedload(Message.order)
+    message = db.session.get(
+        Message,
+        message_id,
+        options=[
+            order.joinedload(Order.customer),
+            order.joinedload(Order.items),
+            joinedload(Message.shipment),
+        ],
+    )
     assert message is not None
     as_of = message.due_at if until else now
     try:

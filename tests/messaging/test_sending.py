@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -221,6 +222,82 @@ def test_an_smtp_failure_is_retried_and_the_mail_sent_once(
     assert len(mailbox.wait_for(1)) == 1
     confirmation = row("1001", "order_confirmation")
     assert (confirmation.status, confirmation.attempts, confirmation.last_error) == ("sent", 2, None)
+
+
+class CountingSmtp:
+    """An SMTP sink that counts the connections (greetings) and the e-mails it receives."""
+
+    def __init__(self) -> None:
+        self.greetings = 0
+        self.received: list[str] = []
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: Any
+    ) -> Any:
+        self.greetings += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(envelope.rcpt_tos[0])
+        return "250 OK"
+
+
+@pytest.fixture
+def counting_smtp(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingSmtp]:
+    from aiosmtpd.controller import Controller
+
+    sink = CountingSmtp()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    monkeypatch.setitem(app.config, "MAIL_PORT", controller.port)
+    yield sink
+    controller.stop()
+
+
+def place_orders(api: Any, numbers: list[str]) -> list[int]:
+    for number in numbers:
+        place_order(api, number, email=f"customer-{number}@example.com")
+    return [row(number, "order_confirmation").id for number in numbers]
+
+
+def test_a_batch_of_messages_shares_one_smtp_connection(
+    api: Any, counting_smtp: CountingSmtp, frozen: datetime
+) -> None:
+    ids = place_orders(api, ["1001", "1002", "1003"])
+    assert tasks.send_messages(ids) == ["sent", "sent", "sent"]
+    assert counting_smtp.received == [f"customer-{number}@example.com" for number in ("1001", "1002", "1003")]
+    assert counting_smtp.greetings == 1
+    assert tasks.send_messages(ids) == ["not claimed"] * 3  # run twice, sent once
+
+
+def test_a_batch_stops_at_its_first_failed_send_and_leaves_the_rest_due(
+    app: Any, api: Any, counting_smtp: CountingSmtp, frozen: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = place_orders(api, ["1001", "1002", "1003"])
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "MAIL_PORT", free_port())  # nothing listens there
+        assert tasks.send_messages(ids) == ["retry"]
+    assert [(m.status, m.attempts) for m in (rows("1001") + rows("1002") + rows("1003"))] == [
+        ("scheduled", 1),
+        ("scheduled", 0),
+        ("scheduled", 0),
+    ]
+    assert tasks.send_messages(ids) == ["not claimed", "sent", "sent"]  # the first waits for its backoff
+    clock.advance(timedelta(seconds=60))
+    assert tasks.send_messages(ids) == ["sent", "not claimed", "not claimed"]
+    assert sorted(counting_smtp.received) == [
+        f"customer-{number}@example.com" for number in ("1001", "1002", "1003")
+    ]
+
+
+def test_a_batch_claims_no_more_messages_after_its_time(
+    api: Any, counting_smtp: CountingSmtp, frozen: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = place_orders(api, ["1001", "1002"])
+    monkeypatch.setattr(tasks, "JOB_SECONDS", 0)  # a slow SMTP server used the job's time up
+    assert tasks.send_messages(ids) == ["sent"]
+    assert [m.status for m in rows("1001") + rows("1002")] == ["sent", "scheduled"]
 
 
 def test_a_message_fails_after_the_last_attempt(

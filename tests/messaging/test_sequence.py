@@ -10,6 +10,7 @@ import pytest
 
 from portal import clock
 from portal.extensions import db
+from portal.messaging import tasks
 from portal.messaging.service import schedule_message
 from portal.messaging.tasks import dispatch_due_messages
 from portal.orders import signals as order_signals
@@ -148,4 +149,28 @@ def test_the_dispatcher_reads_due_messages_in_batches(
     clock.advance(timedelta(seconds=1))
     place_order(api, "1006")  # due later than the limit below
     assert dispatch_due_messages((frozen + timedelta(milliseconds=500)).isoformat()) == 5
-    assert len(get_queue("messages").job_ids) == 5
+    queued = [message_id for job in get_queue("messages").jobs for message_id in job.args[0]]
+    assert sorted(queued) == sorted(row(str(number), "order_confirmation").id for number in range(1001, 1006))
+
+
+def test_due_messages_go_a_batch_to_a_job_and_are_queued_once_while_it_waits(
+    api: Any, frozen: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tasks, "MESSAGES_PER_JOB", 2)
+    for number in range(1001, 1006):
+        place_order(api, str(number), email=f"customer-{number}@example.com")
+    ids = [row(str(number), "order_confirmation").id for number in range(1001, 1006)]
+    assert dispatch_due_messages() == 5
+    jobs = get_queue("messages").jobs
+    assert [job.args for job in jobs] == [(ids[0:2], None), (ids[2:4], None), (ids[4:], None)]
+    assert [job.id for job in jobs] == [
+        f"messages-{ids[0]}-0-2",
+        f"messages-{ids[2]}-0-2",
+        f"message-{ids[4]}-0",
+    ]
+    assert dispatch_due_messages() == 0  # each message is held by a waiting job
+    # A job that is gone (lost with Redis, or finished without sending them) holds its messages no longer.
+    jobs[1].delete()
+    assert dispatch_due_messages() == 2
+    assert get_queue("messages").jobs[-1].args == (ids[2:4], None)
+    assert dispatch_due_messages() == 0
