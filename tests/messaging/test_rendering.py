@@ -1,5 +1,6 @@
-"""What the customer reads: every step's e-mail (snapshots of the English text bodies), their language and
-time zone, the guest's order link, and the fall-back to English when a language's template breaks.
+"""What the customer reads: every step's e-mail and text message (snapshots in English, German, French and
+Spanish), their language and time zone, the guest's order link, and the fall-back to English when a language's
+template breaks.
 
 Set UPDATE_SNAPSHOTS=1 to rewrite the snapshots after a deliberate change of wording; review the diff.
 """
@@ -83,19 +84,64 @@ def every_step_rendered(api: Any, locale: str | None = None) -> dict[str, render
     return rendered
 
 
-@pytest.mark.parametrize("locale", ["en", "de"])
+def compare_with_snapshot(name: str, actual: str) -> None:
+    snapshot = SNAPSHOTS / name
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOTS.mkdir(exist_ok=True)
+        snapshot.write_text(actual)
+    assert snapshot.exists(), f"no snapshot {name}: run with UPDATE_SNAPSHOTS=1"
+    assert actual == snapshot.read_text(), f"{name} differs from {snapshot}"
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "fr", "es"])
 def test_the_text_of_every_step(api: Any, locale: str) -> None:
     rendered = every_step_rendered(api, locale)
     assert set(rendered) == set(STEPS)
-    update = os.environ.get("UPDATE_SNAPSHOTS") == "1"
     for step, content in sorted(rendered.items()):
-        snapshot = SNAPSHOTS / f"{step}.{locale}.txt"
-        actual = f"Subject: {content.subject}\n\n{normalised(content.text)}"
-        if update:
-            SNAPSHOTS.mkdir(exist_ok=True)
-            snapshot.write_text(actual)
-        assert snapshot.exists(), f"no snapshot for {step}: run with UPDATE_SNAPSHOTS=1"
-        assert actual == snapshot.read_text(), f"{step} differs from {snapshot}"
+        compare_with_snapshot(
+            f"{step}.{locale}.txt", f"Subject: {content.subject}\n\n{normalised(content.text)}"
+        )
+
+
+SMS_STEPS = {"shipped", "out_for_delivery", "delivery_exception", "delivered"}
+# One part of a text message: 160 GSM-7 characters (the catalog check keeps every SMS text within GSM-7).
+SMS_PART = 160
+
+
+def every_sms_rendered(api: Any, locale: str) -> dict[str, str]:
+    """Walk one order of a shopper who chose text messages through the journey; render each SMS once."""
+    rendered: dict[str, str] = {}
+
+    def render_new() -> None:
+        for message in rows(channel="sms"):
+            if message.step not in rendered:
+                recipient = recipient_of(message.order)
+                context = rendering.template_context(message, recipient)
+                text, language = rendering.render_sms(message.step, locale, recipient.timezone, context)
+                assert language == locale
+                rendered[message.step] = text
+
+    with clock.freeze(PLACED):
+        make_shopper(phone="+4915112345678", sms=True, timezone="Europe/Berlin")
+        place_order(api)
+        tracking_number = ship(api)
+        render_new()
+        for hours, status in ((30, "failed_attempt"), (50, "out_for_delivery"), (54, "delivered")):
+            clock.advance(timedelta(hours=hours) - (clock.now() - PLACED))
+            track(api, tracking_number, status)
+            render_new()
+    return rendered
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "fr", "es"])
+def test_the_text_of_every_sms(api: Any, locale: str) -> None:
+    rendered = every_sms_rendered(api, locale)
+    assert set(rendered) == SMS_STEPS
+    too_long = {step: len(text) for step, text in rendered.items() if len(text) > SMS_PART}
+    assert not too_long, f"texts longer than one {SMS_PART}-character part: {too_long}"
+    compare_with_snapshot(
+        f"sms.{locale}.txt", "".join(f"{step}:\n{text}\n\n" for step, text in sorted(rendered.items()))
+    )
 
 
 def test_the_html_is_simple_and_safe_in_dark_mode(api: Any) -> None:
