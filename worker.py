@@ -39,6 +39,7 @@ def periodic_tasks(queues: list[str]) -> list[Callable[[], object]]:
     from portal.accounts.tasks import sweep_account_emails
     from portal.loyalty.tasks import queue_loyalty_periodic
     from portal.messaging.tasks import queue_dispatch
+    from portal.orders.guest_tasks import sweep_guest_links
     from portal.orders.predictions import queue_refresh_predictions
     from portal.returns.tasks import sweep_labels
     from portal.webhooks.tasks import sweep_due_webhooks
@@ -47,6 +48,7 @@ def periodic_tasks(queues: list[str]) -> list[Callable[[], object]]:
     if "messages" in queues:
         tasks.append(queue_dispatch)
         tasks.append(sweep_account_emails)
+        tasks.append(sweep_guest_links)
     if "webhooks" in queues:
         tasks.append(sweep_due_webhooks)
     if "default" in queues:
