@@ -25,6 +25,11 @@ from portal.tokens import hash_token, new_token
 ORDER_NUMBER_MAX_LENGTH = 64  # Order.number
 EMAIL_MAX_LENGTH = 254  # Order.email
 TOKEN_MAX_LENGTH = 100  # a token from `new_token` is 43 characters
+LINK_JOB_RETRY = Retry(max=3, interval=[30, 120, 600])
+
+
+def link_job_id(link_id: int) -> str:
+    return f"guest-link-{link_id}"
 
 # Compared against on a miss, so a miss costs the same as a wrong e-mail.
 _NO_EMAIL = "\x00" * 32
@@ -106,11 +111,7 @@ def request_guest_link(order_number: str, email: str, valid_for: timedelta) -> G
     from portal.orders.guest_tasks import send_guest_link  # the job module imports this one
 
     enqueue_after_commit(
-        send_guest_link,
-        link.id,
-        job_id=f"guest-link-{link.id}",
-        queue="messages",
-        retry=Retry(max=3, interval=[30, 120, 600]),
+        send_guest_link, link.id, job_id=link_job_id(link.id), queue="messages", retry=LINK_JOB_RETRY
     )
     return link
 

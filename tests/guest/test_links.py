@@ -9,15 +9,19 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+import redis
 from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
+from rq.job import JobStatus
 from sqlalchemy import select
 
+import portal.queue
 from portal import clock
 from portal.extensions import db
 from portal.orders.guest_models import GuestLink
-from portal.orders.guest_tasks import send_guest_link
+from portal.orders.guest_tasks import send_guest_link, sweep_guest_links
 from portal.orders.models import Order
 from portal.queue import get_queue
 from tests.conftest import Mailbox, csrf_token
@@ -181,3 +185,45 @@ def test_using_a_link_needs_the_csrf_token(
 
     assert client.post(path).status_code == 400
     assert only_link().used_at is None
+
+
+def test_a_link_asked_for_while_redis_is_down_is_sent_once_it_is_back(
+    client: FlaskClient, order: Order, mailbox: Mailbox, run_worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(name: str = "default") -> Any:
+        raise redis.ConnectionError("Redis is down (test)")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(portal.queue, "get_queue", unreachable)
+        assert ask_for_link(client).status_code == 200  # the row is written; its job is lost
+    link = only_link()
+    assert get_queue("messages").count == 0
+
+    def sweep_at(moment: datetime) -> int:
+        with clock.freeze(moment):
+            return sweep_guest_links()
+
+    assert sweep_at(link.created_at + timedelta(seconds=5)) == 0  # its job may still be on the way
+    assert sweep_at(link.created_at + timedelta(seconds=31)) == 1
+    assert sweep_at(link.created_at + timedelta(seconds=32)) == 0  # waiting in the queue: not twice
+    assert run_worker("messages").returncode == 0
+    [message] = mailbox.wait_for(1)
+    assert "DS-1001" in message["Subject"]
+    assert only_link().sent_at is not None
+    assert sweep_at(link.created_at + timedelta(minutes=2)) == 0  # sent: nothing left to do
+    assert sweep_at(link.expires_at + timedelta(seconds=1)) == 0
+
+
+def test_the_sweeper_leaves_alone_a_link_whose_job_failed_for_good(
+    client: FlaskClient, order: Order, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert ask_for_link(client).status_code == 200
+    link = only_link()
+    job = get_queue("messages").fetch_job(f"guest-link-{link.id}")
+    assert job is not None
+    job.set_status(JobStatus.FAILED)  # RQ keeps a failed job (and its id) in its failed registry
+    with clock.freeze(link.created_at + timedelta(minutes=1)):
+        assert sweep_guest_links() == 0
+    job.delete()  # forgotten by Redis (e.g. lost with it): queued again
+    with clock.freeze(link.created_at + timedelta(minutes=1)):
+        assert sweep_guest_links() == 1
