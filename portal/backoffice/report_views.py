@@ -23,6 +23,7 @@ from portal.htmx import render_page_or_block
 from portal.messaging.models import Message
 from portal.orders.models import TRACKING_STATUSES
 from portal.orders.predictions import HANDOVER, at_risk_shipments, describe_lane, lane_report
+from portal.orders.presenters import CONFIDENCE_WORDS
 from portal.webhooks import service as webhooks
 
 FAILED_LIMIT = 100
@@ -39,7 +40,9 @@ RETURNS_REVIEW_QUEUE: list[Callable[[], list[Any]]] = []
 @bp.get("/queues/at-risk")
 def at_risk() -> Response:
     """Parcels flagged stalled or late, longest flagged first, with why."""
-    return render_page_or_block("backoffice/at_risk.html", "content", shipments=at_risk_shipments())
+    return render_page_or_block(
+        "backoffice/at_risk.html", "content", shipments=at_risk_shipments(), confidence_words=CONFIDENCE_WORDS
+    )
 
 
 @bp.get("/queues/failed")
