@@ -20,13 +20,19 @@ RETURN_ACTIONS = ("approve", "reject", "receive", "refund", "credit")
 
 
 def _returns_panel(order: Order) -> tuple[str, dict[str, Any]] | None:
+    from portal.returns.presenters import RESOLUTION_LABELS, STATUS_LABELS
     from portal.returns.service import reasons, returns_of_order
 
     found = returns_of_order(order.id)
     if not found:
         return None
     labels = {reason.code: reason.label for reason in reasons()}
-    return "backoffice/_returns_panel.html", {"returns": found, "reason_labels": labels}
+    return "backoffice/_returns_panel.html", {
+        "returns": found,
+        "reason_labels": labels,
+        "status_labels": STATUS_LABELS,
+        "resolution_labels": RESOLUTION_LABELS,
+    }
 
 
 def _loyalty_panel(order: Order) -> tuple[str, dict[str, Any]] | None:

@@ -150,6 +150,7 @@ def test_an_agent_finds_a_waiting_return_and_approves_it(page: Any, waiting_retu
     page.wait_for_url("**/backoffice/orders/DS-7001")
 
     panel = page.locator(f"#return-{rma}")
+    expect(panel).to_contain_text("Waiting for approval · Refund to the original payment method")
     expect(panel).to_contain_text("needs review")
     expect(panel).to_contain_text("Torn seam")
     panel.get_by_label("Note (required to reject: the customer sees it)").fill("Photo shows the seam.")
@@ -158,6 +159,7 @@ def test_an_agent_finds_a_waiting_return_and_approves_it(page: Any, waiting_retu
     expect(page.locator("#flashes")).to_have_text(f"Return {rma} is approved; its label is being made.")
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
     expect(panel.get_by_role("button", name="Mark as received")).to_be_visible()
+    expect(panel).to_contain_text(f"{rma} · Approved · Refund to the original payment method")
 
     db.session.expire_all()
     item = db.session.scalar(select(Return).where(Return.rma == rma))
