@@ -99,3 +99,24 @@ def test_role_matrix(app: Flask, client: Any, api: Any, viewer: str) -> None:
         else:
             assert response.status_code < 500, where
             assert response.status_code not in (400, 403), where
+
+
+def test_the_navigation_shows_each_role_its_pages_in_its_language(app: Flask) -> None:
+    from bs4 import BeautifulSoup
+
+    def nav(client: Any, path: str) -> tuple[list[str], str]:
+        html = BeautifulSoup(client.get(path).data, "html.parser").select_one("nav.backoffice-nav")
+        assert html is not None
+        current = html.select_one('[aria-current="page"]')
+        return [link["href"] for link in html.select("a")], current.text if current else ""
+
+    admin_client, agent_client = app.test_client(), app.test_client()
+    sign_in(admin_client, make_user("admin@example.com", "admin", "Ada Admin"))
+    sign_in(agent_client, make_user("agent@example.com", "agent", "Alex Agent"))
+    links, current = nav(admin_client, "/backoffice/")
+    assert "/backoffice/settings" in links and current == "Search"
+    links, current = nav(agent_client, "/backoffice/")  # the same page for an agent: no admin pages
+    assert "/backoffice/settings" not in links and "/backoffice/lanes" in links and current == "Search"
+    assert nav(agent_client, "/backoffice/lanes")[1] == "Transit lanes"
+    assert nav(agent_client, "/backoffice/?lang=de")[1] == "Suchen"
+    assert nav(admin_client, "/backoffice/settings")[1] == "Settings"
