@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, TypeDecorator, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session
 
 from portal import clock
 
@@ -55,3 +56,17 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, onupdate=clock.now)
+
+
+def lock_keys(session: Session | scoped_session[Any], *keys: str) -> None:
+    """Hold these keys until the session's transaction ends, so that check-then-write code (a daily cap, a
+    throttle) run for the same key by two workers at once runs one after the other.
+
+    PostgreSQL: one advisory transaction lock per key, taken in sorted order (two callers never deadlock).
+    SQLite: nothing; its one write lock covers the whole file, and taking it before a slow step (an SMTP send)
+    would hold up every other writer, web requests included.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})

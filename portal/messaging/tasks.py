@@ -23,11 +23,12 @@ from sqlalchemy import CursorResult, select, tuple_, update
 from sqlalchemy.orm import joinedload
 
 from portal import clock, mail
+from portal.db import lock_keys
 from portal.extensions import db
 from portal.messaging import channels, rendering
 from portal.messaging.models import Message
 from portal.messaging.sequence import EMAIL
-from portal.messaging.service import check_guards, recipient_of
+from portal.messaging.service import Recipient, check_guards, recipient_of
 from portal.orders.models import Order
 from portal.queue import PendingJob, enqueue_now, get_queue, live_job_ids
 
@@ -250,6 +251,9 @@ def send_message(message_id: int, until: str | None = None) -> str:
 
 def _deliver(message: Message, as_of: datetime) -> str:
     recipient = recipient_of(message.order)
+    # The daily cap counts what went to an address, the survey throttle what went to a customer: two workers
+    # sending to the same customer at once take turns, so neither count is read before the other's send.
+    lock_keys(db.session, *recipient_keys(message, recipient))
     decision = check_guards(message, recipient, as_of)
     if decision.skip_reason is not None:
         message.status, message.skip_reason, message.claimed_at = "skipped", decision.skip_reason, None
@@ -287,6 +291,17 @@ def _deliver(message: Message, as_of: datetime) -> str:
     message.last_error = None
     log.info("message %s (%s by %s) sent to %s", message.id, message.step, message.channel, address)
     return "sent"
+
+
+def recipient_keys(message: Message, recipient: Recipient) -> list[str]:
+    """The lock keys of a message's customer: the e-mail address, the SMS number and the account."""
+    keys = [f"recipient:email:{recipient.email.strip().lower()}"] if recipient.email else []
+    address = recipient.address(message.channel)
+    if address and message.channel != EMAIL:
+        keys.append(f"recipient:{message.channel}:{address}")
+    if message.order.customer_id is not None:
+        keys.append(f"recipient:customer:{message.order.customer_id}")
+    return keys
 
 
 def _record_failure(message_id: int, error: Exception, as_of: datetime) -> str:

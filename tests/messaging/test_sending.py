@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,12 +14,13 @@ from sqlalchemy import update
 from portal import clock
 from portal.accounts.models import User
 from portal.extensions import db
-from portal.messaging import signals, tasks
+from portal.messaging import channels, signals, tasks
 from portal.messaging.models import Message
 from portal.messaging.sequence import AFTER_DELIVERY_STEPS
 from tests.messaging.conftest import (
     deliver,
     free_port,
+    iso,
     make_shopper,
     order_event,
     place_order,
@@ -344,3 +347,45 @@ def test_news_of_the_journey_is_dropped_once_the_parcel_has_arrived(api: Any) ->
         clock.advance(NEXT_MORNING_BERLIN - clock.now())
         assert send(row("1001", "out_for_delivery", "sms")) == "skipped: superseded"
         assert send(row("1001", "delivered", "sms")) == "sent"
+
+
+def _send_in_thread(app: Any, message_id: int, until: str, barrier: Any, results: list[str]) -> None:
+    with app.app_context():
+        try:
+            barrier.wait(timeout=10)
+            results.append(tasks.send_message(message_id, until))
+        finally:
+            db.session.remove()
+
+
+@pytest.mark.parametrize("attempt", range(2))
+def test_two_workers_sending_to_one_customer_at_once_respect_the_daily_cap(
+    app: Any, api: Any, mailbox: Any, frozen: datetime, monkeypatch: pytest.MonkeyPatch, attempt: int
+) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs the guards without a per-customer lock (see portal.db.lock_keys)")
+    deliver(api, "1001")
+    deliver(api, "1002")
+    due = frozen + timedelta(days=2)
+    send_due(frozen + timedelta(days=1))  # everything before the two follow-ups
+    follow_ups = [m.id for n in ("1001", "1002") for m in rows(n, step="post_delivery_followup")]
+    assert len(follow_ups) == 2
+    original = channels.send_email
+
+    def slow_send(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.5)  # wide open: the other worker reads the cap while this send is under way
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(channels, "send_email", slow_send)
+    db.session.remove()
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=_send_in_thread, args=(app, message_id, iso(due), barrier, results))
+        for message_id in follow_ups
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == ["deferred to " + (due + timedelta(days=1)).isoformat(), "sent"]
