@@ -23,6 +23,7 @@ import segno
 from barcode import Code128
 from flask import current_app, render_template
 from flask_babel import force_locale
+from PIL import Image
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
@@ -168,11 +169,11 @@ def render_label(values: LabelValues) -> bytes:
     codes cannot carry, LabelRenderError if rendering fails.
     """
     _check_codes(values)
-    barcode_url, barcode_svg = _svg_data_url(code128_svg(values.rma))
-    qr_url, qr_svg = _svg_data_url(qr_svg_bytes(values.qr_payload or values.rma))
+    barcode_url, barcode_png = _png_data_url(code128_png(values.rma))
+    qr_url, qr_png = _png_data_url(qr_png_bytes(values.qr_payload or values.rma))
     root = bundled_root()
     fetcher = BundledAssetFetcher(
-        root, generated={barcode_url: (barcode_svg, "image/svg+xml"), qr_url: (qr_svg, "image/svg+xml")}
+        root, generated={barcode_url: (barcode_png, "image/png"), qr_url: (qr_png, "image/png")}
     )
     locale = supported_locale(values.locale) or str(current_app.config["DEFAULT_LOCALE"])
     try:
@@ -230,41 +231,47 @@ def _printable_ascii(text: str) -> bool:
     return all(" " <= character <= "~" for character in text)
 
 
-def code128_svg(text: str) -> bytes:
-    """A Code128 barcode of `text` as SVG: one unit per module, quiet zones included, scaled by its box."""
+QUIET_MODULES = 10  # white modules either side of a Code128 barcode, as the symbology asks
+QR_BORDER = 4  # white modules around a QR code (its quiet zone)
+# Pixels per QR module. Scaled without smoothing to a 0.95in box, a one-pixel-per-module image of a long
+# payload (~110 modules) rasterises into uneven 2- and 3-dot modules that do not scan; four pixels each do.
+QR_PIXELS_PER_MODULE = 4
+# Module values (0 = light, 1 = dark) to 8-bit grey levels (white, black).
+_GREY = bytes([255, 0]) + bytes(254)
+
+
+def code128_png(text: str) -> bytes:
+    """A Code128 barcode of `text` as a PNG one pixel high and one pixel per module, quiet zones included.
+
+    The label stretches it over its box without smoothing (image-rendering: pixelated): an image is one cheap
+    draw for WeasyPrint, where an SVG of bars is parsed and filled path by path.
+    """
     modules = Code128(text).build()[0]
-    quiet = 10  # modules of white either side, as Code128 asks
-    # One path of unit-high bars: a single node is much cheaper for WeasyPrint to draw than a rect per bar.
-    bars = "".join(
-        f"M{quiet + match.start()} 0h{len(match.group())}v1h-{len(match.group())}z"
-        for match in re.finditer("1+", modules)
+    bars = Image.frombytes("L", (len(modules), 1), bytes(int(module) for module in modules).translate(_GREY))
+    image = Image.new("L", (len(modules) + 2 * QUIET_MODULES, 1), 255)
+    image.paste(bars, (QUIET_MODULES, 0))
+    return _png(image)
+
+
+def qr_png_bytes(payload: str) -> bytes:
+    """A QR code of `payload` as a PNG of QR_PIXELS_PER_MODULE² pixels per module, quiet zone included."""
+    matrix = segno.make(payload, error="m", micro=False).matrix
+    modules = Image.frombytes(
+        "L", (len(matrix), len(matrix)), b"".join(bytes(row).translate(_GREY) for row in matrix)
     )
-    width = len(modules) + 2 * quiet
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} 1" preserveAspectRatio="none"'
-        f' shape-rendering="crispEdges"><rect width="{width}" height="1" fill="#fff"/>'
-        f'<path fill="#000" d="{bars}"/></svg>'
-    ).encode()
+    image = Image.new("L", (len(matrix) + 2 * QR_BORDER,) * 2, 255)
+    image.paste(modules, (QR_BORDER, QR_BORDER))
+    return _png(image.resize((image.width * QR_PIXELS_PER_MODULE,) * 2, Image.Resampling.NEAREST))
 
 
-def qr_svg_bytes(payload: str) -> bytes:
-    """A QR code of `payload` as SVG (with its quiet zone), scaled by its box."""
+def _png(image: Image.Image) -> bytes:
     buffer = BytesIO()
-    segno.make(payload, error="m", micro=False).save(
-        buffer,
-        kind="svg",
-        border=4,
-        xmldecl=False,
-        omitsize=True,
-        svgclass=None,
-        lineclass=None,
-        light="#fff",
-    )
+    image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def _svg_data_url(svg: bytes) -> tuple[str, bytes]:
-    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii"), svg
+def _png_data_url(png: bytes) -> tuple[str, bytes]:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii"), png
 
 
 def _template_values(

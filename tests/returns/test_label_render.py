@@ -216,7 +216,7 @@ def test_html_in_values_is_printed_as_text_and_fetches_nothing(
     assert requests == []
     # Only the two codes generated for this label (the stylesheet is parsed once per process, not fetched).
     assert len(fetched) == 2
-    assert all(url.startswith("data:image/svg+xml;base64,") for url in fetched)
+    assert all(url.startswith("data:image/png;base64,") for url in fetched)
 
 
 def test_right_to_left_and_500_character_lines_stay_on_one_page(app: Flask, tmp_path: Path) -> None:
