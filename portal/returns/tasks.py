@@ -25,11 +25,12 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import CursorResult, and_, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock, shop_settings
 from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
+from portal.orders.models import Order
 from portal.queue import PendingJob, enqueue_now
 from portal.returns.models import Return, ReturnLabel, ReturnLine
 from portal.returns.service import LABEL_JOB, LABEL_QUEUE, label_job_id, label_job_options, mark_label_ready
@@ -146,10 +147,15 @@ def render_return_label(return_id: int) -> str:
     token = _claim(return_id)
     if token is None:
         return "not claimed"
+    # Everything label_values reads, in two statements: the return with its order and customer, its lines
+    # with their items.
     item = db.session.scalar(
         select(Return)
         .where(Return.id == return_id)
-        .options(selectinload(Return.lines).joinedload(ReturnLine.order_item), selectinload(Return.order))
+        .options(
+            joinedload(Return.order).joinedload(Order.customer),
+            selectinload(Return.lines).joinedload(ReturnLine.order_item),
+        )
     )
     if item is None:
         return "gone"

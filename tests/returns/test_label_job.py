@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import os
+import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
@@ -56,6 +60,34 @@ def test_a_real_worker_stores_exactly_one_label(api: Any, run_worker: Any, today
     assert label.generated_at is not None
     assert item.rma in pdf_text(label.pdf)
     assert db.session.get(Return, item.id).status == "label_ready"  # type: ignore[union-attr]
+
+
+def test_label_jobs_run_in_the_worker_process_not_a_forked_one(
+    api: Any, today: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # worker.py's own worker class, run here: a label job that forked would hit the patched os.fork.
+    spec = importlib.util.spec_from_file_location("worker_module", ROOT / "worker.py")
+    assert spec is not None and spec.loader is not None
+    worker_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker_module)
+    approved_return(api, "1001")
+    approved_return(api, "1002")
+
+    def no_fork() -> int:
+        raise AssertionError("a label job was run in a forked work horse")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    queue = get_queue("labels")
+    worker = worker_module.PortalWorker([queue], connection=queue.connection)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.work(burst=True)
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+    assert [(label.state, label.attempts) for label in labels()] == [("ready", 1), ("ready", 1)]
+    assert queue.finished_job_registry.count == 2
 
 
 def test_running_the_job_again_leaves_the_one_label(api: Any, today: datetime) -> None:

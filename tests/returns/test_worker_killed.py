@@ -91,3 +91,20 @@ def test_a_worker_killed_mid_render_is_recovered(
     assert state is not None and state[0] == "ready" and state[1] == 2
     db.session.expire_all()
     assert db.session.get(Return, item.id).status == "label_ready"  # type: ignore[union-attr]
+
+
+def test_sigterm_lets_the_worker_finish_the_label_it_is_rendering(
+    api: Any, app_config: dict[str, Any], today: datetime
+) -> None:
+    # Label jobs run in the worker process itself: a warm shutdown must still wait for the current one.
+    item = approved_return(api)
+    worker = start_worker(app_config, **{TEST_DELAY_ENV: "3"})
+    try:
+        assert wait_for(lambda: label_state() == ("rendering", 1), timeout=60), label_state()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+    finally:
+        kill(worker)
+    assert label_state() == ("ready", 1)
+    db.session.expire_all()
+    assert db.session.get(Return, item.id).status == "label_ready"  # type: ignore[union-attr]
