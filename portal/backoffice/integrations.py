@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
 
-from portal.backoffice import dashboard, report_views, search, timeline
+from portal.backoffice import dashboard, labels, report_views, search, timeline
 from portal.backoffice.timeline import Entry
 from portal.extensions import db
 from portal.i18n import format_number, format_percentage, format_signed_number
@@ -43,13 +43,15 @@ def _return_entries(order: Order) -> Iterable[Entry]:
         .where(Return.order_id == order.id)
     ).all()
     for event, rma in rows:
+        status_label = labels.return_status(event.status)
         yield Entry(
             event.occurred_at,
             "return",
-            _("Return %(rma)s: %(status)s", rma=rma, status=event.status),
+            _("Return %(rma)s: %(status)s", rma=rma, status=status_label),
             event.note,
             actor=event.actor_label or None,
             status=event.status,
+            status_label=status_label,
         )
 
 
@@ -124,7 +126,11 @@ def _loyalty_entries(order: Order) -> Iterable[Entry]:
         yield Entry(
             entry.created_at,
             "loyalty",
-            _("Points %(points)s (%(kind)s)", points=format_signed_number(entry.points), kind=entry.kind),
+            _(
+                "Points %(points)s (%(kind)s)",
+                points=format_signed_number(entry.points),
+                kind=labels.ledger_kind(entry.kind),
+            ),
             entry.note or entry.reference,
         )
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from portal.backoffice import actions, timeline
+from portal.backoffice import actions, labels, timeline
 from portal.backoffice.forms import StopSequenceForm, TrackingEventForm
 from portal.backoffice.views import bp, staff_actor
 from portal.errors import DomainError, Invalid
@@ -20,7 +20,7 @@ from portal.extensions import db
 from portal.htmx import render_page_or_block
 from portal.messaging.service import messages_of_order
 from portal.orders import queries
-from portal.orders.models import Order
+from portal.orders.models import TRACKING_STATUSES, Order
 
 # Extra panels other areas add to the order page (returns to review, points to adjust): a function from the
 # order to (template name, context) or None; each template renders one panel.
@@ -42,6 +42,7 @@ def _tracking_form(order: Order, form: TrackingEventForm | None = None) -> Track
     form.tracking_number.choices = [
         SelectChoice(s.tracking_number, f"{s.tracking_number} ({s.carrier})") for s in order.shipments
     ]
+    form.status.choices = [SelectChoice(code, labels.tracking_status(code)) for code in TRACKING_STATUSES]
     return form
 
 

@@ -14,10 +14,10 @@ from flask_babel import ngettext
 from sqlalchemy import and_, or_, select
 
 from portal.audit import AuditEntry
+from portal.backoffice import labels
 from portal.extensions import db
 from portal.i18n import when_filter
 from portal.messaging.models import Message
-from portal.messaging.sequence import CHANNEL_LABELS, STEPS
 from portal.orders.instructions import histories
 from portal.orders.models import Order, OrderEvent, TrackingEvent
 from portal.webhooks.models import WebhookDelivery
@@ -33,6 +33,8 @@ class Entry:
     detail: str | None = None
     actor: str | None = None
     status: str | None = None
+    # `status` in the reader's words.
+    status_label: str | None = None
 
 
 # Other areas add entries: a function from the order to its entries (wired from the back-office, which may
@@ -59,13 +61,15 @@ def _tracking_events(order: Order) -> Iterable[Entry]:
     for event in db.session.scalars(select(TrackingEvent).where(TrackingEvent.shipment_id.in_(ids))):
         place = ", ".join(part for part in (event.city, event.country) if part)
         detail = " · ".join(part for part in (event.description, place) if part) or None
+        status_label = labels.tracking_status(event.status)
         yield Entry(
             event.occurred_at,
             "tracking",
-            _("Parcel %(tracking)s: %(status)s", tracking=ids[event.shipment_id or 0], status=event.status),
+            _("Parcel %(tracking)s: %(status)s", tracking=ids[event.shipment_id or 0], status=status_label),
             detail,
             actor=_("staff") if event.raw_status == "staff" else None,
             status=event.status,
+            status_label=status_label,
         )
 
 
@@ -90,13 +94,13 @@ def _instruction_versions(order: Order) -> Iterable[Entry]:
 
 def _messages(order: Order) -> Iterable[Entry]:
     for message in db.session.scalars(select(Message).where(Message.order_id == order.id)):
-        step = STEPS.get(message.step)
-        channel = CHANNEL_LABELS.get(message.channel, message.channel)
         title = _(
-            "Message: %(step)s by %(channel)s", step=step.label if step else message.step, channel=channel
+            "Message: %(step)s by %(channel)s",
+            step=labels.step(message.step),
+            channel=labels.channel(message.channel),
         )
         if message.status == "skipped":
-            detail = _("Skipped: %(reason)s", reason=message.skip_reason or "-")
+            detail = _("Skipped: %(reason)s", reason=labels.skip_reason(message.skip_reason) or "-")
         elif message.status == "failed":
             detail = _(
                 "Failed after %(count)d attempts: %(error)s",
@@ -108,7 +112,14 @@ def _messages(order: Order) -> Iterable[Entry]:
         else:
             detail = message.recipient
         at = message.sent_at or (message.updated_at if message.status != "scheduled" else message.due_at)
-        yield Entry(at, "message", title, detail, status=message.status)
+        yield Entry(
+            at,
+            "message",
+            title,
+            detail,
+            status=message.status,
+            status_label=labels.message_status(message.status),
+        )
 
 
 def _webhooks(order: Order) -> Iterable[Entry]:
@@ -128,6 +139,7 @@ def _webhooks(order: Order) -> Iterable[Entry]:
             _("Webhook %(type)s", type=delivery.type),
             detail,
             status=delivery.status,
+            status_label=labels.webhook_status(delivery.status),
         )
 
 

@@ -22,12 +22,19 @@ from werkzeug.wrappers import Response
 
 from portal import clock
 from portal.audit import Actor
-from portal.backoffice import search
+from portal.backoffice import labels, search
 from portal.htmx import render_page_or_block
 from portal.i18n import current_locale
 from portal.orders.models import ORDER_STATUSES
 
 bp = Blueprint("backoffice", __name__, url_prefix="/backoffice")
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    """The reader's words for stored codes, for every back-office template (portal.backoffice.labels)."""
+    return {"labels": labels}
+
 
 LAST_SEEN_KEY = "_backoffice_seen_at"
 F = TypeVar("F", bound=Callable[..., Any])

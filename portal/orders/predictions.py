@@ -19,6 +19,7 @@ only read the stored results.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -265,7 +266,42 @@ class Outlook:
     confidence: str | None
     stalled: bool
     late: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[RiskReason, ...]
+
+
+@dataclass(frozen=True)
+class RiskReason:
+    """Why a parcel is at risk, as a code and its values; the back-office words it in the reader's language.
+
+    Codes: "stalled" (hours, status, limit, basis: "lane" for the lane's 95th percentile gap or "floor"),
+    "window_ended" (promised: an ISO instant), "predicted_late" (predicted, promised: ISO dates).
+    """
+
+    code: str
+    values: tuple[tuple[str, str | int], ...]
+
+    def get(self, name: str) -> str | int | None:
+        return dict(self.values).get(name)
+
+
+def encode_reasons(reasons: Iterable[RiskReason]) -> str | None:
+    """The reasons as stored in ShipmentRisk.reason: a compact JSON list of {"code": …, values…}."""
+    items = [{"code": reason.code, **dict(reason.values)} for reason in reasons]
+    return json.dumps(items, separators=(",", ":")) if items else None
+
+
+def decode_reasons(stored: str | None) -> list[RiskReason] | None:
+    """The reasons stored by `encode_reasons`; None for rows written before (English text, shown as it is)."""
+    if not stored or not stored.startswith("["):
+        return None
+    try:
+        items = json.loads(stored)
+        return [
+            RiskReason(str(item["code"]), tuple((key, value) for key, value in item.items() if key != "code"))
+            for item in items
+        ]
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def confidence_of(parcels: int, min_parcels: int) -> str:
@@ -322,7 +358,7 @@ def outlook_of(shipment: Shipment, lanes: LaneIndex, now: datetime) -> Outlook:
         last = max(add_business_days(start, lane.p80, settings.holidays), first)
         earliest = _window_edge(first, _WINDOW_OPENS, settings)
         latest = _window_edge(last, _WINDOW_CLOSES, settings)
-    reasons: list[str] = []
+    reasons: list[RiskReason] = []
     stalled = False
     if since is not None:
         gap = lane.gap_p95_hours if lane is not None and lane.gap_p95_hours is not None else 0.0
@@ -330,22 +366,25 @@ def outlook_of(shipment: Shipment, lanes: LaneIndex, now: datetime) -> Outlook:
         silent = (now - since).total_seconds() / 3600
         if silent > limit:
             stalled = True
-            reasons.append(
-                f"no news for {silent:.0f} h after '{status}' (limit {limit:.0f} h: "
-                f"{'lane p95 gap' if gap > settings.stall_floor_hours else 'floor'})"
+            basis = "lane" if gap > settings.stall_floor_hours else "floor"
+            stall: tuple[tuple[str, str | int], ...] = (
+                ("hours", round(silent)),
+                ("status", status),
+                ("limit", round(limit)),
+                ("basis", basis),
             )
+            reasons.append(RiskReason("stalled", stall))
     late = False
     promised = shipment.promised_latest
     if promised is not None:
         if now > promised:
             late = True
-            reasons.append(f"promised window ended {promised.isoformat()} without delivery")
+            reasons.append(RiskReason("window_ended", (("promised", promised.isoformat()),)))
         elif latest is not None and settings.local_date(latest) > settings.local_date(promised):
             late = True
-            reasons.append(
-                f"predicted by {settings.local_date(latest).isoformat()}, promised by "
-                f"{settings.local_date(promised).isoformat()}"
-            )
+            predicted_day, promised_day = settings.local_date(latest), settings.local_date(promised)
+            values = (("predicted", predicted_day.isoformat()), ("promised", promised_day.isoformat()))
+            reasons.append(RiskReason("predicted_late", values))
     return Outlook(
         lane=lane,
         earliest=earliest,
@@ -427,7 +466,7 @@ def _apply(shipment: Shipment, outlook: Outlook, now: datetime, settings: Settin
     risk.parcels = lane.parcels if lane is not None else 0
     risk.confidence = outlook.confidence
     risk.stalled, risk.late = outlook.stalled, outlook.late
-    risk.reason = "; ".join(outlook.reasons)[:300] or None
+    risk.reason = encode_reasons(outlook.reasons)
     risk.last_event_at = shipment.last_event_at
     risk.evaluated_at = now
     at_risk = outlook.stalled or outlook.late

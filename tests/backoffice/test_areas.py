@@ -73,7 +73,7 @@ def test_approving_from_the_order_page(
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "return.approved"))
     assert entry is not None and entry.actor_user_id == agent.id and entry.object_id == waiting_return.rma
     items = page(agent_client.get(ORDER_PAGE)).select(".backoffice-timeline__item--return")
-    assert any("approved" in item.text and "agent@example.com" in item.text for item in items)
+    assert any("Approved" in item.text and "agent@example.com" in item.text for item in items)
 
 
 def test_rejecting_needs_a_reason(agent_client: FlaskClient, waiting_return: Return) -> None:

@@ -44,7 +44,7 @@ def test_the_timeline_tells_the_whole_story_newest_first(agent_client: FlaskClie
     assert response.status_code == 200
     items = page(response).select(".backoffice-timeline__item")
     kinds = {item.select_one(".backoffice-kind").text for item in items}
-    assert {"order", "tracking", "message", "webhook", "audit"} <= kinds
+    assert {"Order", "Tracking", "Message", "Webhook", "Audit"} <= kinds
     webhooks = [item for item in items if "backoffice-timeline__item--webhook" in item["class"]]
     assert len(webhooks) == 1  # not the other order's
     times = [item.select_one("time")["datetime"] for item in items]

@@ -19,7 +19,13 @@ from portal.messaging.models import Message
 from portal.orders.calendar import add_business_days, business_days_between, next_business_day
 from portal.orders.models import Order, Shipment, TrackingEvent
 from portal.orders.prediction_models import LaneStatistic, ShipmentRisk
-from portal.orders.predictions import percentile, queue_refresh_predictions, refresh_predictions
+from portal.orders.predictions import (
+    RiskReason,
+    decode_reasons,
+    percentile,
+    queue_refresh_predictions,
+    refresh_predictions,
+)
 from tests.factories import order_body, shipment_body
 
 # Monday 23 November 2026, 10:00 (the tests' DEFAULT_TIMEZONE is Europe/London, UTC in winter).
@@ -271,7 +277,13 @@ def test_a_silent_parcel_is_stalled_after_the_floor_and_told_once(app: Any) -> N
     summary = refresh(last_scan + timedelta(hours=49))
     db.session.refresh(risk)
     assert risk.stalled and not risk.late
-    assert risk.reason is not None and "in_transit" in risk.reason and "floor" in risk.reason
+    reasons = decode_reasons(risk.reason)
+    assert reasons is not None and [reason.code for reason in reasons] == ["stalled"]
+    assert (reasons[0].get("status"), reasons[0].get("limit"), reasons[0].get("basis")) == (
+        "in_transit",
+        48,
+        "floor",
+    )
     assert summary.flagged == 1 and summary.notified == 1
     assert exception_messages(parcel) == 1
     message = db.session.scalar(select(Message).where(Message.shipment_id == parcel.id))
@@ -312,7 +324,9 @@ def test_a_parcel_is_late_when_the_prediction_ends_after_the_promise(app: Any) -
     on_time_risk, late_risk = db.session.get(ShipmentRisk, on_time.id), db.session.get(ShipmentRisk, late.id)
     assert on_time_risk is not None and not on_time_risk.late
     assert late_risk is not None and late_risk.late and not late_risk.stalled
-    assert late_risk.reason == "predicted by 2026-11-27, promised by 2026-11-26"
+    assert decode_reasons(late_risk.reason) == [
+        RiskReason("predicted_late", (("predicted", "2026-11-27"), ("promised", "2026-11-26")))
+    ]
     assert exception_messages(late) == 1 and exception_messages(on_time) == 0
 
 
@@ -326,7 +340,10 @@ def test_a_passed_promise_is_late_until_delivery_clears_it(app: Any) -> None:
     db.session.commit()
     refresh(NOW)
     risk = db.session.get(ShipmentRisk, parcel.id)
-    assert risk is not None and risk.late and "promised window ended" in (risk.reason or "")
+    assert risk is not None and risk.late
+    assert decode_reasons(risk.reason) == [
+        RiskReason("window_ended", (("promised", (NOW - timedelta(hours=1)).isoformat()),))
+    ]
     parcel.status, parcel.delivered_at, parcel.last_event_at = "delivered", NOW, NOW
     db.session.commit()
     summary = refresh(NOW + timedelta(hours=1))
@@ -349,7 +366,8 @@ def test_a_lane_p95_gap_above_the_floor_is_the_limit(app: Any) -> None:
     assert gap is not None and gap > 72
     refresh(last_scan + timedelta(hours=gap + 1))
     db.session.refresh(risk)
-    assert risk.stalled and "lane p95 gap" in (risk.reason or "")
+    reasons = decode_reasons(risk.reason)
+    assert risk.stalled and reasons is not None and reasons[0].get("basis") == "lane"
 
 
 # --- where it shows -----------------------------------------------------------------------------------------
