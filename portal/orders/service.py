@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select, update
@@ -378,7 +379,9 @@ def _attach_unmatched_events(shipment: Shipment) -> None:
     for event in unmatched:
         event.shipment_id = shipment.id
     db.session.flush()
-    _refresh_status([shipment], new_events=unmatched)
+    _refresh_status(
+        [shipment], new_events=[_NewEvent(e.id, e.shipment_id, e.status, e.occurred_at) for e in unmatched]
+    )
 
 
 # --- tracking events ----------------------------------------------------------------------------------------
@@ -427,6 +430,7 @@ def ingest_tracking_events(events: Sequence[TrackingEventData], actor: Actor) ->
         )
     }
     result.known_tracking_numbers = set(shipments)
+    received_at = clock.now()
     rows = [
         {
             "event_id": e.event_id,
@@ -434,7 +438,7 @@ def ingest_tracking_events(events: Sequence[TrackingEventData], actor: Actor) ->
             "shipment_id": shipments[e.tracking_number].id if e.tracking_number in shipments else None,
             "status": e.status,
             "occurred_at": e.occurred_at,
-            "received_at": clock.now(),
+            "received_at": received_at,
             "description": e.description,
             "raw_status": e.raw_status,
             "city": e.city,
@@ -445,9 +449,9 @@ def ingest_tracking_events(events: Sequence[TrackingEventData], actor: Actor) ->
         }
         for e in unique.values()
     ]
-    inserted_ids = set(_insert_ignoring_duplicates(rows))
+    inserted = dict(_insert_ignoring_duplicates(rows))  # event id → row id
     for event_id, event in unique.items():
-        if event_id not in inserted_ids:
+        if event_id not in inserted:
             result.duplicates.append(event_id)
         elif event.tracking_number in shipments:
             result.stored.append(event_id)
@@ -457,16 +461,43 @@ def ingest_tracking_events(events: Sequence[TrackingEventData], actor: Actor) ->
 
     if result.unmatched:
         signals.tracking_events_unmatched.send(None, events=[unique[i] for i in result.unmatched])
-    touched = {
-        shipments[unique[i].tracking_number] for i in inserted_ids if unique[i].tracking_number in shipments
-    }
+    new_events: dict[Shipment, list[_NewEvent]] = {}
+    for event_id, row_id in inserted.items():
+        event = unique[event_id]
+        shipment = shipments.get(event.tracking_number)
+        if shipment is not None:
+            new_events.setdefault(shipment, []).append(
+                _NewEvent(row_id, shipment.id, event.status, event.occurred_at)
+            )
+    touched = {shipment for shipment, new in new_events.items() if _may_change(shipment, new)}
     touched |= _adopt_orphans(shipments)
     if touched:
-        new_events = db.session.scalars(
-            select(TrackingEvent).where(TrackingEvent.event_id.in_(inserted_ids))
-        ).all()
-        _refresh_status(sorted(touched, key=lambda s: s.id), new_events=new_events)
+        _refresh_status(
+            sorted(touched, key=lambda s: s.id), new_events=[e for new in new_events.values() for e in new]
+        )
     return result
+
+
+@dataclass(frozen=True)
+class _NewEvent:
+    """What `_refresh_status` needs of an event just stored (no ORM object is loaded for it)."""
+
+    id: int
+    shipment_id: int | None
+    status: str
+    occurred_at: datetime
+
+
+def _may_change(shipment: Shipment, new: Sequence[_NewEvent]) -> bool:
+    """Whether these new events can change the shipment's status, last event or delivery time.
+
+    Events strictly older than the shipment's latest, none of them a delivery or a return to sender, leave all
+    three as they are (see `derive_status`): a carrier resending its history costs no reading of the history.
+    """
+    latest = shipment.last_event_at
+    if latest is None:
+        return True
+    return any(e.occurred_at >= latest or e.status in ("delivered", "returned_to_sender") for e in new)
 
 
 def _adopt_orphans(shipments: dict[str, Shipment]) -> set[Shipment]:
@@ -490,21 +521,29 @@ def _adopt_orphans(shipments: dict[str, Shipment]) -> set[Shipment]:
     return {shipments[number] for number in adopted}
 
 
-def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> list[str]:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING event_id: concurrent deliveries of an event store it once."""
+def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING event_id, id: concurrent deliveries store an event once.
+
+    One statement for any number of rows, compiled once per process and sent as an executemany (SQLAlchemy's
+    "insertmanyvalues" packs the rows into few multi-row INSERTs), instead of a VALUES list of 13 parameters a
+    row compiled afresh for every batch. Returns the (event id, row id) of the rows stored now.
+    """
+    statement = _insert_events_statement(db.session.get_bind().dialect.name)
+    return [(event_id, row_id) for event_id, row_id in db.session.execute(statement, rows)]
+
+
+@cache
+def _insert_events_statement(dialect: str) -> Any:
     table = TrackingEvent.__table__
-    dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
+    return (
         insert(table)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(table.c.event_id)
+        .returning(table.c.event_id, table.c.id)
     )
-    return list(db.session.scalars(statement))
 
 
-def _refresh_status(shipments: Iterable[Shipment], new_events: Sequence[TrackingEvent]) -> None:
+def _refresh_status(shipments: Iterable[Shipment], new_events: Sequence[_NewEvent]) -> None:
     """Recompute each shipment's status from all its events and announce changes."""
     shipments = list(shipments)
     history: dict[int, list[tuple[str, datetime, int]]] = {s.id: [] for s in shipments}
@@ -515,7 +554,7 @@ def _refresh_status(shipments: Iterable[Shipment], new_events: Sequence[Tracking
     ):
         if shipment_id is not None:
             history[shipment_id].append((event_status, occurred_at, row_id))
-    new_by_shipment: dict[int, list[TrackingEvent]] = {}
+    new_by_shipment: dict[int, list[_NewEvent]] = {}
     for event in new_events:
         if event.shipment_id is not None:
             new_by_shipment.setdefault(event.shipment_id, []).append(event)
@@ -528,8 +567,10 @@ def _refresh_status(shipments: Iterable[Shipment], new_events: Sequence[Tracking
         if status != previous:
             shipment.status = status
             db.session.flush()
-            cause = max(
+            latest = max(
                 new_by_shipment.get(shipment.id, []), key=lambda e: (e.occurred_at, e.id), default=None
             )
+            # Receivers get the event itself, loaded only for a shipment whose status changed.
+            cause = db.session.get(TrackingEvent, latest.id) if latest is not None else None
             signals.shipment_status_changed.send(shipment, previous=previous, status=status, event=cause)
     db.session.flush()

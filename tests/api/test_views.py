@@ -385,6 +385,29 @@ def test_delivered_is_final_unless_returned_to_sender_later(api: Any) -> None:
     assert (shipment["status"], shipment["delivered_at"]) == ("returned_to_sender", None)
 
 
+def test_late_events_that_still_decide_the_status_are_applied(api: Any) -> None:
+    """Most late events change nothing and cost no reading of the history; these do change the status."""
+    create_order_with_shipment(api)
+
+    def status() -> tuple[str, str | None, str]:
+        shipment = api.get("/orders/1001").json["shipments"][0]
+        return shipment["status"], shipment["delivered_at"], shipment["last_event_at"]
+
+    api.post("/tracking-events", json=event_body("e1", "out_for_delivery", "2026-10-13T08:00:00Z"))
+    # At the same moment as the latest event: the one that came later counts as the newer.
+    api.post("/tracking-events", json=event_body("e2", "failed_attempt", "2026-10-13T08:00:00Z"))
+    assert status() == ("failed_attempt", None, "2026-10-13T08:00:00+00:00")
+    api.post("/tracking-events", json=event_body("e3", "in_transit", "2026-10-14T09:00:00Z"))
+    # A delivery reported after a later scan still makes the parcel delivered...
+    api.post("/tracking-events", json=event_body("e4", "delivered", "2026-10-13T12:00:00Z"))
+    assert status() == ("delivered", "2026-10-13T12:00:00+00:00", "2026-10-14T09:00:00+00:00")
+    # ...and a return to sender after that delivery, reported even later, undoes it.
+    api.post("/tracking-events", json=event_body("e5", "returned_to_sender", "2026-10-13T18:00:00Z"))
+    assert status() == ("returned_to_sender", None, "2026-10-14T09:00:00+00:00")
+    api.post("/tracking-events", json=event_body("e6", "info_received", "2026-10-12T08:00:00Z"))
+    assert status() == ("returned_to_sender", None, "2026-10-14T09:00:00+00:00")
+
+
 def test_events_for_unknown_tracking_numbers_wait_for_the_shipment(api: Any) -> None:
     api.put("/orders/1001", json=order_body())
     response = api.post(
