@@ -126,6 +126,7 @@ def test_workers_run_the_periodic_work_of_their_queues() -> None:
     assert names(["default", "messages", "labels", "webhooks"]) == [
         "queue_dispatch",
         "sweep_account_emails",
+        "sweep_guest_links",
         "sweep_due_webhooks",
         "queue_refresh_predictions",
         "queue_loyalty_periodic",
