@@ -100,7 +100,8 @@ def backoffice_nav() -> Markup:
     html = rendered.get(key)
     if html is None:
         html = rendered[key] = render_template("backoffice/_nav_links.html")
-    return Markup(html)  # noqa: S704 - rendered by Jinja with autoescaping
+    # Markup: rendered by Jinja with autoescaping.
+    return Markup(html)  # noqa: S704  # nosec B704
 
 
 # --- parsing query strings ----------------------------------------------------------------------------------

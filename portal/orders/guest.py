@@ -31,6 +31,7 @@ LINK_JOB_RETRY = Retry(max=3, interval=[30, 120, 600])
 def link_job_id(link_id: int) -> str:
     return f"guest-link-{link_id}"
 
+
 # Compared against on a miss, so a miss costs the same as a wrong e-mail.
 _NO_EMAIL = "\x00" * 32
 

@@ -39,7 +39,9 @@ def test_at_risk_parcels_say_why(agent_client: FlaskClient, api: Any) -> None:
     db.session.commit()
     response = agent_client.get("/backoffice/queues/at-risk")
     text = text_of(response)
-    assert "T1001" in text and "no news for 80 h" in text and "stalled" in text and "(120, a good guess)" in text
+    assert (
+        "T1001" in text and "no news for 80 h" in text and "stalled" in text and "(120, a good guess)" in text
+    )
     assert page(response).select_one('a[href="/backoffice/orders/1001"]') is not None
     assert "At risk: no news for 80 h" in text_of(agent_client.get("/backoffice/orders/1001"))
 
