@@ -244,7 +244,7 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     # The order page, order list and loyalty page keep their rendered main part in Redis at most this long
     # (0: never). Any change written through the app drops it at once; the limit covers time passing (a
     # return window closing) and bulk updates (portal/fragments.py).
-    "PAGE_CACHE_SECONDS": (_int, 120),
+    "PAGE_CACHE_SECONDS": (_int, 300),
 }
 
 # Where each carrier shows a parcel to the public; {tracking_number} is filled in.
