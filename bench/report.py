@@ -28,6 +28,20 @@ class Row:
         return "pass" if self.passed else "FAIL"
 
 
+def memory_row(what: str, before_kb: float, after_kb: float, reference: str, **extra: Any) -> Row:
+    """RSS after the work against RSS at the reference point; the target is growth of at most 10%."""
+    growth = after_kb / before_kb if before_kb else float("nan")
+    return Row(
+        what,
+        f"{after_kb / 1024:.0f} MB",
+        reference=f"{before_kb / 1024:.0f} MB {reference}",
+        ratio=growth,
+        target="≤ 1.10×",
+        passed=growth <= 1.10,
+        **extra,
+    )
+
+
 class Report:
     def __init__(self) -> None:
         self.rows: list[Row] = []
