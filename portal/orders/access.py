@@ -46,6 +46,12 @@ class Viewer:
         """True when access comes only from a lookup grant (the page then masks and prompts to sign in)."""
         return not self.is_staff and (self.user_id is None or order.customer_id != self.user_id)
 
+    def kind_for(self, order: Order) -> str:
+        """ "guest", "owner" or "staff": who an order's page is rendered for, as far as it changes the page."""
+        if self.is_guest_for(order):
+            return "guest"
+        return "owner" if self.user_id == order.customer_id else "staff"
+
 
 def _grant_lifetime() -> int:
     return int(current_app.config["GUEST_GRANT_HOURS"]) * 3600

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -24,6 +24,18 @@ ORDER_LIST_OPTIONS: tuple[Any, ...] = (
     selectinload(Order.items),
     selectinload(Order.shipments),
 )
+
+
+def with_page_rows(order: Order) -> Order:
+    """The order with everything its page shows loaded (the page cache loads the bare row first)."""
+    if "shipments" in inspect(order).dict:
+        return order
+    return db.session.scalars(
+        select(Order)
+        .where(Order.id == order.id)
+        .options(*ORDER_PAGE_OPTIONS)
+        .execution_options(populate_existing=True)
+    ).one()
 
 
 def count_orders_of_customer(customer_id: int) -> int:

@@ -6,15 +6,12 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import inspect, select
 from werkzeug.wrappers import Response
 
 from portal import fragments
-from portal.extensions import db
 from portal.htmx import render_page_or_block, wants_fragment
 from portal.orders import presenters, queries
-from portal.orders.access import Viewer, current_viewer, order_for_viewer
-from portal.orders.models import Order
+from portal.orders.access import current_viewer, order_for_viewer
 
 bp = Blueprint("orders", __name__)
 
@@ -42,25 +39,6 @@ def order_list() -> Response:
     )
 
 
-def _viewer_kind(viewer: Viewer, order: Order) -> str:
-    """Who the page is rendered for, as far as it changes what the page shows."""
-    if viewer.is_guest_for(order):
-        return "guest"
-    return "owner" if viewer.user_id == order.customer_id else "staff"
-
-
-def _with_page_rows(order: Order) -> Order:
-    """The order with everything its page shows loaded (it may have been loaded without, for the cache)."""
-    if "shipments" in inspect(order).dict:
-        return order
-    return db.session.scalars(
-        select(Order)
-        .where(Order.id == order.id)
-        .options(*queries.ORDER_PAGE_OPTIONS)
-        .execution_options(populate_existing=True)
-    ).one()
-
-
 @bp.get("/orders/<ref:number>")
 def order_detail(number: str) -> Response:
     """One order: items, each parcel's status and timeline, delivery window and what can be done next.
@@ -69,10 +47,10 @@ def order_detail(number: str) -> Response:
     (portal/fragments.py); access is checked on every request before anything stored is served.
     """
     order = order_for_viewer(number, () if fragments.enabled() else queries.ORDER_PAGE_OPTIONS)
-    kind = _viewer_kind(current_viewer(), order)
+    kind = current_viewer().kind_for(order)
 
     def context() -> dict[str, Any]:
-        full = _with_page_rows(order)
+        full = queries.with_page_rows(order)
         return {
             "order": full,
             "view": presenters.present_order(full, guest=kind == "guest"),
