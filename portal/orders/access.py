@@ -47,7 +47,7 @@ class Viewer:
         return not self.is_staff and (self.user_id is None or order.customer_id != self.user_id)
 
     def kind_for(self, order: Order) -> str:
-        """Who an order's page is rendered for ("guest", "owner" or "staff"), as far as it changes the page."""
+        """Who the order's page is for ("guest", "owner" or "staff"), as far as it changes the page."""
         if self.is_guest_for(order):
             return "guest"
         return "owner" if self.user_id == order.customer_id else "staff"
