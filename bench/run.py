@@ -231,7 +231,7 @@ def main() -> int:
         if "web" in selected:
             with phase(report, "web scenarios", 900):
                 from bench.reference_apps import create_anchor_app, fill_anchor_tables
-                from bench.servers import Server, drive, run_wrk, wait_drained
+                from bench.servers import Server, drive, run_wrk, wait_drained, wait_quiet
 
                 fill_anchor_tables(create_anchor_app())
                 hello = Server("hello", "bench.reference_apps:hello", env, "/")
@@ -289,6 +289,7 @@ def main() -> int:
                         if s[1] not in (portal_server, uncached)
                         or any(p in s[0] for p in args.pages.split(","))
                     ]
+                quiet_waits: dict[str, float] = {}
                 for name, server, lines_path, script in scenarios:
                     if server is portal_server and script == "pages.lua":
                         # Each page once first, as its visitors saw it lately: a stored page expires after
@@ -298,6 +299,7 @@ def main() -> int:
                         served += drive(server.port, [(path, cookie) for path, cookie in pages], len(pages))
                     wrk_results[name] = {}
                     for connections in CONNECTIONS:
+                        waited = quiet_waits[f"{name} @{connections}"] = round(wait_quiet(), 1)
                         result = run_wrk(server.base, "/", script, lines_path, connections, args.seconds)
                         wrk_results[name][connections] = result
                         if server is portal_server:
@@ -305,10 +307,12 @@ def main() -> int:
                         wait_drained(server.port, server.ready_path)
                         print(
                             f"  {name} @{connections}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms, "
-                            f"unexpected {result.unexpected}, socket errors {result.socket_errors}",
+                            f"unexpected {result.unexpected}, socket errors {result.socket_errors}, "
+                            f"waited {waited:.1f} s for a quiet machine",
                             flush=True,
                         )
                 rss_late = portal_server.worker_rss_kb()
+                report.details["quiet_waits_seconds"] = quiet_waits
                 _web_rows(report, wrk_results)
                 _missing_page_rows(report, sessions)
                 report.details["wrk"] = {

@@ -100,6 +100,33 @@ def wait_drained(port: int, path: str, limit: float = 90) -> float:
     return time.monotonic() - started
 
 
+def cpu_busy(interval: float = 0.5) -> float:
+    """The machine's busy share of all CPUs over `interval` seconds (0.0-1.0), from /proc/stat."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
+    total_before, idle_before = sample()
+    time.sleep(interval)
+    total_after, idle_after = sample()
+    total = total_after - total_before
+    return 1.0 - (idle_after - idle_before) / total if total else 0.0
+
+
+def wait_quiet(limit: float = 30, busy_below: float = 0.2) -> float:
+    """Wait until the machine is mostly idle (what the last scenario left running, PostgreSQL's autovacuum
+    after a bulk update, a SQLite checkpoint), so a scenario is not measured while the previous one's work
+    finishes. Gives up after `limit` seconds: on a machine that is never quiet the run goes on, and the wait
+    is reported. Returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if cpu_busy() < busy_below:
+            break
+    return time.monotonic() - started
+
+
 def children(pid: int) -> list[int]:
     found: list[int] = []
     task_dir = Path(f"/proc/{pid}/task")
