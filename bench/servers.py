@@ -115,7 +115,7 @@ def cpu_busy(interval: float = 0.5) -> float:
     return 1.0 - (idle_after - idle_before) / total if total else 0.0
 
 
-def wait_quiet(limit: float = 30, busy_below: float = 0.2) -> float:
+def wait_quiet(limit: float = 15, busy_below: float = 0.2) -> float:
     """Wait until the machine is mostly idle (what the last scenario left running, PostgreSQL's autovacuum
     after a bulk update, a SQLite checkpoint), so a scenario is not measured while the previous one's work
     finishes. Gives up after `limit` seconds: on a machine that is never quiet the run goes on, and the wait
