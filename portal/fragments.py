@@ -2,8 +2,9 @@
 
 The order page, the order list and the loyalty page spend almost all their time loading rows and rendering
 them, and they are read far more often than the rows change (a guest reloads the tracking page; a parcel gets
-a few scans a day). So their main part is rendered once per order or customer, viewer kind, language and time
-zone, and served from Redis until it changes.
+a few scans a day). So each is rendered once per order or customer, viewer kind, language and time zone,
+and served from Redis until it changes: the whole page, per what the layout's header shows (signed out, a
+shopper, staff) and URL, or only its main part when messages wait to be flashed or the URL has a query string.
 
 - A fragment belongs to one *scope*: "order:42" or "customer:7". A scope is one Redis hash whose fields are
   the fragments' variants, so dropping a scope is one DEL.
@@ -12,8 +13,8 @@ zone, and served from Redis until it changes.
   marks those scopes; they are dropped when the transaction commits, and forgotten if it rolls back. An
   order's change also drops its customer's scope (the order list shows the order).
 - `PAGE_CACHE_SECONDS` bounds what no flush announces: time passing (a return window closing, an instruction
-  cut-off) and bulk UPDATEs that bypass the ORM (messages marked sent, the predictions refresh). 0 turns the
-  cache off.
+  cut-off), bulk UPDATEs that bypass the ORM (messages marked sent, the predictions refresh) and a changed
+  shop setting (the shop's name in the layout). 0 turns the cache off.
 - The session's CSRF token is replaced by a placeholder before a fragment is stored and put back when it is
   served, so a stored fragment never carries one session's token to another.
 - If Redis is unavailable the page is rendered as if nothing were stored; a page never fails for the cache.
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
-from flask import Flask, current_app, has_app_context, make_response, render_template
+from flask import Flask, current_app, has_app_context, make_response, render_template, request, session
 from flask_babel import get_locale, get_timezone
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
@@ -34,6 +35,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from portal.accounts.views import signed_in_user
 from portal.htmx import render_block, wants_fragment
 from portal.queue import redis_connection
 
@@ -91,18 +93,41 @@ def render_page_or_block(
     context: Callable[[], dict[str, Any]],
     **page_context: Any,
 ) -> Response:
-    """Like `portal.htmx.render_page_or_block`, with the `content` block (or, for htmx, `block`) stored.
+    """Like `portal.htmx.render_page_or_block`, with the page (or, for htmx, `block`) stored.
 
     `context()` gives the block's variables and runs only when nothing is stored, so it is where the rows are
-    loaded. The template shows `cached_content` in place of its content block when it is given one;
-    `page_context` is what the rest of the page (e.g. the title) needs.
+    loaded; `page_context` is what the rest of the page (e.g. the title) needs. When the whole page cannot be
+    stored (flashed messages waiting, a query string), only the `content` block is, and the template shows
+    `cached_content` in place of its content block.
     """
-    name = block if wants_fragment() else "content"
-    html = cached(scope, variant(*parts, name), lambda: render_block(template, name, **context()))
-    body = html if wants_fragment() else render_template(template, cached_content=html, **page_context)
+    body: str
+    if wants_fragment():
+        body = cached(scope, variant(*parts, block), lambda: render_block(template, block, **context()))
+    elif _whole_page_storable():
+        # The layout around the content depends only on who is signed in (the header's links) and the URL
+        # (the current-page marks, the language switch's return path), so the whole page is stored per
+        # those too, and a stored page is one HGET with no template work at all.
+        field = variant(*parts, "page", _layout_kind(), request.path)
+        body = cached(scope, field, lambda: render_template(template, **{**context(), **page_context}))
+    else:
+        field = variant(*parts, "content")
+        html = cached(scope, field, lambda: render_block(template, "content", **context()))
+        body = render_template(template, cached_content=html, **page_context)
     response = make_response(body)
     response.vary.add("HX-Request")
     return response
+
+
+def _whole_page_storable() -> bool:
+    """Whether this request's whole page may be stored and served: not when messages are waiting to be
+    flashed (they are shown once, in the layout), nor for a URL with a query string (each would be a copy)."""
+    return not request.query_string and not session.get("_flashes")
+
+
+def _layout_kind() -> str:
+    """What the layout's header shows for the viewer: signed out, a shopper's links, or a staff member's."""
+    user = signed_in_user()
+    return "anonymous" if user is None else "staff" if user.is_staff else "shopper"
 
 
 def drop(scopes: Iterable[str]) -> None:

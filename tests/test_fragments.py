@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 from bs4 import BeautifulSoup
-from flask import Flask
+from flask import Flask, template_rendered
 from sqlalchemy import event
 
 from portal import fragments
@@ -172,3 +172,62 @@ def test_nothing_is_dropped_for_a_transaction_that_rolled_back(app: Flask, clien
     db.session.commit()
     assert not connection.exists(key)
     assert "Potsdam" in page(client.get("/orders/1001")).select_one("address").text
+
+
+@pytest.fixture
+def templates_rendered(app: Flask) -> Iterator[list[str]]:
+    names: list[str] = []
+
+    def record(sender: Flask, template: Any, context: dict[str, Any], **extra: Any) -> None:
+        names.append(template.name)
+
+    template_rendered.connect(record, app)
+    yield names
+    template_rendered.disconnect(record, app)
+
+
+def test_a_stored_page_is_served_without_rendering_a_template(
+    client: Any, api: Any, templates_rendered: list[str]
+) -> None:
+    make_order(api)
+    grant(client, "1001")
+    first = client.get("/orders/1001").data.decode()
+    assert "orders/detail.html" in templates_rendered
+    templates_rendered.clear()
+    again = client.get("/orders/1001").data.decode()
+    assert templates_rendered == []
+    assert again == first  # the same session, so the same CSRF token put back
+
+
+def test_a_flashed_message_shows_once_on_a_stored_page(client: Any) -> None:
+    user = shopper()
+    sign_in(client, user)
+    assert "birthday is saved" not in client.get("/loyalty").data.decode()  # now stored
+    token = csrf_token(client.get("/loyalty").data.decode())
+    saved = client.post("/loyalty/birthday", data={"birthday": "1990-03-14", "csrf_token": token})
+    assert saved.status_code == 303
+    flashed = page(client.get("/loyalty"))
+    assert "Your birthday is saved." in flashed.select_one("#flashes").text
+    assert flashed.select_one("#birthday")["value"] == "1990-03-14"
+    assert page(client.get("/loyalty")).select_one("#flashes").text.strip() == ""
+
+
+def test_the_header_of_a_stored_page_follows_who_is_signed_in(client: Any, api: Any) -> None:
+    make_order(api)
+    grant(client, "1001")
+    signed_out = page(client.get("/orders/1001"))
+    assert signed_out.select_one('.site-nav a[href="/login"]') is not None
+    sign_in(client, shopper("someone.else@example.com"))  # keeps the guest grant: the same viewer kind
+    signed_in = page(client.get("/orders/1001"))
+    assert signed_in.select_one(".site-nav form.sign-out") is not None
+    assert signed_in.select_one('.site-nav a[href="/login"]') is None
+    assert signed_in.select_one("#parcel-T1001") is not None
+
+
+def test_a_url_with_a_query_string_stores_only_the_main_part(client: Any, api: Any) -> None:
+    make_order(api)
+    grant(client, "1001")
+    client.get("/orders/1001?utm_source=mail")
+    client.get("/orders/1001?utm_source=sms")
+    fields = fragments.redis_connection().hkeys(fragments.KEY_PREFIX + "order:1")
+    assert len(fields) == 1 and b":content:" in fields[0]
