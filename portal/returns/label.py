@@ -36,6 +36,12 @@ DEFAULT_ACCENT_COLOR = "#1f5f8b"
 METHODS = ("label", "qr_dropoff")
 TEMPLATE = "labels/return_label.html"
 STYLESHEET = "label.css"  # in bundled_root()
+# The user-agent stylesheet of a label: only the `display` of the elements the template uses (label.css sets
+# everything else, so the label looks the same under WeasyPrint's own HTML5 sheet; a test checks that).
+LABEL_UA_CSS = """
+html, body, header, section, footer, div, h2, p { display: block }
+head { display: none }
+"""
 
 _ACCENT_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 # Embedding, override and isolate controls: a customer's name must not reorder the text printed after it.
@@ -91,9 +97,11 @@ FITS = (
     ),
     _Fit(font_pt=6, rma_pt=16, line_chars=48, address_lines=4, items_shown=2, item_chars=40, name_chars=30),
 )
-# The width the RMA number has (3.7in, in points) and the advance of one DejaVu Sans Mono character (em).
+# The width the RMA number has (3.7in, in points), and an upper bound of the advance of each printable ASCII
+# character in DejaVu Sans Bold (em): 0.85 but for the few wider ones.
 _RMA_WIDTH_PT = 260
-_MONO_ADVANCE_EM = 0.602
+_RMA_ADVANCE_EM = 0.85
+_RMA_WIDE_ADVANCES_EM = {"W": 1.11, "m": 1.05, "%": 1.01, "@": 1.0, "M": 1.0, "w": 0.93, "&": 0.88}
 
 
 class BundledAssetFetcher(URLFetcher):
@@ -150,6 +158,25 @@ def _font_config() -> FontConfiguration:
     return FontConfiguration()
 
 
+class _LabelHTML(HTML):
+    """A label's HTML document, styled with LABEL_UA_CSS instead of WeasyPrint's full HTML5 sheet.
+
+    Matching every element (and the 16 page-margin boxes) against the few hundred rules of the HTML5 sheet
+    was an eighth of a label's time. `_ua_stylesheets` is a private WeasyPrint method (WeasyPrint 70):
+    should a release rename it, this override is not called and labels render with the full sheet, slower
+    but alike (label.css relies on LABEL_UA_CSS for nothing but `display`); should it change its
+    arguments, the override still accepts them.
+    """
+
+    def _ua_stylesheets(self, *args: Any, **kwargs: Any) -> list[CSS]:
+        return [_ua_stylesheet()]
+
+
+@lru_cache(maxsize=1)
+def _ua_stylesheet() -> CSS:
+    return CSS(string=LABEL_UA_CSS, font_config=_font_config())
+
+
 @lru_cache(maxsize=4)
 def _stylesheet(root: Path) -> CSS:
     # Parsed once per process (a sixth of a label's time otherwise). Anything it refers to is fetched through
@@ -180,7 +207,7 @@ def render_label(values: LabelValues) -> bytes:
         with force_locale(locale):
             for fit in FITS:
                 html = render_template(TEMPLATE, **_template_values(values, fit, locale, barcode_url, qr_url))
-                document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
+                document = _LabelHTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render(
                     font_config=_font_config(), stylesheets=[_stylesheet(root)]
                 )
                 if len(document.pages) == 1:
@@ -289,15 +316,20 @@ def _template_values(
         "accent_color": accent_color(values.accent_color),
         "from_lines": _address(values.from_lines, fit),
         "to_lines": _address(values.to_lines, fit),
-        "items": [(text, quantity, text_direction(text)) for text, quantity in shown],
+        "items": shown,
         "more_items": len(items) - len(shown),
         "created_on": values.created_on,
         "barcode_url": barcode_url,
         "qr_url": qr_url,
         "font_pt": fit.font_pt,
         # Shrunk to stay on one line: the number is what a clerk reads off, and it is short unless corrupt.
-        "rma_pt": round(min(fit.rma_pt, _RMA_WIDTH_PT / (_MONO_ADVANCE_EM * len(values.rma))), 1),
+        "rma_pt": round(min(fit.rma_pt, _RMA_WIDTH_PT / _rma_width_em(values.rma)), 1),
     }
+
+
+def _rma_width_em(rma: str) -> float:
+    """At least the width of `rma` (printable ASCII) in DejaVu Sans Bold, in em."""
+    return sum(_RMA_WIDE_ADVANCES_EM.get(character, _RMA_ADVANCE_EM) for character in rma)
 
 
 def accent_color(value: str) -> str:
@@ -306,12 +338,24 @@ def accent_color(value: str) -> str:
 
 
 def _address(lines: tuple[str, ...], fit: _Fit) -> list[tuple[str, str]]:
-    """Non-empty lines, at most fit.address_lines (the rest joined onto the last), each with its direction."""
+    """Non-empty lines, at most fit.address_lines (the rest joined onto the last), as (text, direction).
+
+    Consecutive lines of one direction are one block, its lines joined by newlines (the template prints
+    them with `white-space: pre-line`): one box instead of one per line, and a right-to-left line still
+    gets a block of its own, aligned to the right.
+    """
     cleaned = [_clean(line) for line in lines]
     kept = [line for line in cleaned if line]
     if len(kept) > fit.address_lines:
         kept = [*kept[: fit.address_lines - 1], ", ".join(kept[fit.address_lines - 1 :])]
-    return [(text, text_direction(text)) for text in (_line(line, fit.line_chars) for line in kept)]
+    blocks: list[tuple[str, str]] = []
+    for text in (_line(line, fit.line_chars) for line in kept):
+        direction = text_direction(text)
+        if blocks and blocks[-1][1] == direction:
+            blocks[-1] = (blocks[-1][0] + "\n" + text, direction)
+        else:
+            blocks.append((text, direction))
+    return blocks
 
 
 def _clean(text: str) -> str:

@@ -265,6 +265,29 @@ def test_every_value_at_its_worst_still_fits_one_page_and_scans(
     assert decode(pdf, tmp_path, "qrcode") == ["https://portal.test/" + "W" * 900]
 
 
+def word_boxes(pdf: bytes) -> list[tuple[str, ...]]:
+    """Every word pdftotext finds, with its box rounded to a tenth of a point."""
+    layout = subprocess.run(
+        ["pdftotext", "-bbox", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+    return re.findall(
+        r'<word xMin="([-\d.]+)" yMin="([-\d.]+)" xMax="([-\d.]+)" yMax="([-\d.]+)">(.*?)</word>', layout
+    )
+
+
+@pytest.mark.parametrize("method", ["label", "qr_dropoff"])
+def test_label_looks_the_same_under_weasyprints_own_html_stylesheet(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    # Labels get a small user-agent stylesheet through a private WeasyPrint method; should that stop
+    # working, they must print the same with WeasyPrint's full HTML5 sheet.
+    label_values = values(method=method, from_lines=(ARABIC_NAME, *values().from_lines))
+    with_label_sheet = word_boxes(render_label(label_values))
+    monkeypatch.setattr(label, "_LabelHTML", HTML)
+
+    assert word_boxes(render_label(label_values)) == with_label_sheet
+
+
 def test_many_short_items_show_as_many_as_fit(app: Flask) -> None:
     text = pdf_text(render_label(values(items=tuple((f"Item number {n}", 1) for n in range(1, 10)))))
 
