@@ -34,6 +34,7 @@ from rq.worker import WorkerStatus
 from portal import create_app
 from portal.extensions import db
 from portal.queue import QUEUE_NAMES, get_queue, redis_connection
+from portal.warmup import warm_up_templates
 
 log = logging.getLogger("portal.worker")
 
@@ -106,24 +107,6 @@ def _run_periodically(app: Flask, tasks: list[Callable[[], object]], stop: threa
                 finally:
                     db.session.remove()
         stop.wait(interval)
-
-
-def warm_up_templates(app: Flask) -> None:
-    """Compile every template, load every language's catalog and Babel's locale data once, in the parent:
-    each job runs in a forked work horse, which would otherwise compile the e-mail templates, read the
-    catalogs and unpickle Babel's data again (the locale and currency data alone took ~160 ms per e-mail)."""
-    from flask_babel import force_locale, format_currency, format_datetime, get_translations
-
-    from portal import clock
-    from portal.config import SUPPORTED_LOCALES
-
-    for name in app.jinja_env.list_templates(extensions=("html", "txt")):
-        app.jinja_env.get_template(name)
-    for locale in SUPPORTED_LOCALES:
-        with force_locale(locale):
-            get_translations()
-            format_currency(1, "EUR")
-            format_datetime(clock.now())
 
 
 def warm_up_labels() -> None:
