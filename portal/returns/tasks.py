@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import CursorResult, and_, or_, select, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from portal import clock, shop_settings
 from portal.config import SUPPORTED_LOCALES
@@ -60,7 +60,10 @@ def _claimable(now: Any) -> Any:
 
 
 def _claim(return_id: int) -> str | None:
-    """Take the label for this worker; the claim token, or None when it is ready or someone else has it."""
+    """Take the label for this worker; the claim token, or None when it is ready or someone else has it.
+
+    Does not commit: the caller commits the claim with what it reads for the label (one transaction).
+    """
     now = clock.now()
     token = uuid.uuid4().hex
     result = cast(
@@ -76,7 +79,6 @@ def _claim(return_id: int) -> str | None:
             .execution_options(synchronize_session=False)
         ),
     )
-    db.session.commit()
     return token if result.rowcount == 1 else None
 
 
@@ -143,26 +145,43 @@ def _release(return_id: int, token: str, error: str) -> None:
 
 
 def render_return_label(return_id: int) -> str:
-    """Render and store the label of one return once; safe to run twice or on two workers at once."""
+    """Render and store the label of one return once; safe to run twice or on two workers at once.
+
+    Two transactions (each a pool checkout, BEGIN and COMMIT; a label's fixed cost is mostly these round
+    trips): the claim with everything the label prints, committed before rendering so no connection waits
+    while WeasyPrint works; then the PDF, with the return's move to label_ready when it was approved.
+    """
+    # Read the shop settings the label prints before claiming: a failed read there rolls the session back,
+    # which must not take the uncommitted claim with it.
+    shop_settings.overrides()
     token = _claim(return_id)
     if token is None:
+        db.session.commit()
         return "not claimed"
-    # Everything label_values reads, in two statements: the return with its order and customer, its lines
-    # with their items.
+    # Everything label_values reads, in one statement: the return with its order, customer and lines.
     item = db.session.scalar(
         select(Return)
         .where(Return.id == return_id)
         .options(
             joinedload(Return.order).joinedload(Order.customer),
-            selectinload(Return.lines).joinedload(ReturnLine.order_item),
+            joinedload(Return.lines).joinedload(ReturnLine.order_item),
         )
     )
     if item is None:
+        db.session.commit()
         return "gone"
+    # Whether the return may still move to label_ready: statuses only move forward, so a return that is not
+    # approved now never will be, and storing its label needs no second look at it.
+    was_approved = item.status == "approved"
     try:
         values = label_values(item)
-        # End the read transaction: no connection waits while WeasyPrint works.
-        db.session.commit()
+    except Exception as error:
+        db.session.commit()  # the claim (this attempt counts), then give it back with the error
+        log.exception("label of return %s failed", return_id)
+        _release(return_id, token, f"{type(error).__name__}: {error}")
+        raise
+    db.session.commit()
+    try:
         _test_delay()
         from portal.returns.label import render_label
 
@@ -196,9 +215,11 @@ def render_return_label(return_id: int) -> str:
         # Our lease ran out and another worker took over: its label is the one.
         db.session.rollback()
         return "lost claim"
-    item = db.session.get(Return, return_id, populate_existing=True)
-    if item is not None:
-        mark_label_ready(item)
+    if was_approved:
+        # Read again: it may have moved on (cancelled, say) while the label was being rendered.
+        fresh = db.session.get(Return, return_id, populate_existing=True)
+        if fresh is not None:
+            mark_label_ready(fresh)
     db.session.commit()
     return "stored"
 
