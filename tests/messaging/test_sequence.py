@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from flask import Flask
 
 from portal import clock
 from portal.extensions import db
@@ -76,7 +78,13 @@ def test_sms_is_written_only_for_a_customer_who_chose_it_and_has_a_number(api: A
     assert steps("1003") == [("order_confirmation", "email"), ("shipped", "email")]
 
 
-def test_delivery_problems_are_told_once_per_parcel_and_day(api: Any, frozen: datetime) -> None:
+def test_delivery_problems_are_told_once_per_parcel_and_day(app: Flask, api: Any, frozen: datetime) -> None:
+    # A day is the recipient's (DEFAULT_TIMEZONE): start at its next noon, so the three problems three, two
+    # and one hours back fall on one day whatever the time the test runs (it failed between 00:00 and 03:00).
+    local_now = clock.now().astimezone(ZoneInfo(app.config["DEFAULT_TIMEZONE"]))
+    noon = local_now.replace(hour=12, minute=0) + timedelta(days=1 if local_now.hour >= 12 else 0)
+    clock.advance(noon - local_now)
+    frozen = clock.now()
     place_order(api)
     tracking_number = ship(api)
     track(api, tracking_number, "failed_attempt", frozen - timedelta(hours=3))
