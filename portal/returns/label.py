@@ -46,6 +46,9 @@ head { display: none }
 _ACCENT_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 # Embedding, override and isolate controls: a customer's name must not reorder the text printed after it.
 _BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+# Isolates an item's text from the quantity before it (_clean removed the value's own bidi controls).
+_FIRST_STRONG_ISOLATE = "\u2068"
+_POP_ISOLATE = "\u2069"
 # What the bundled folder may serve, by file suffix (anything else there is refused too).
 _BUNDLED_TYPES = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
 MAX_RMA_LENGTH = 40
@@ -316,7 +319,8 @@ def _template_values(
         "accent_color": accent_color(values.accent_color),
         "from_lines": _address(values.from_lines, fit),
         "to_lines": _address(values.to_lines, fit),
-        "items": shown,
+        # Each item isolated as HTML's dir=auto would (first strong character), inside the one block of items.
+        "items": [(f"{_FIRST_STRONG_ISOLATE}{text}{_POP_ISOLATE}", quantity) for text, quantity in shown],
         "more_items": len(items) - len(shown),
         "created_on": values.created_on,
         "barcode_url": barcode_url,
