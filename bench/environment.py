@@ -55,6 +55,8 @@ def portal_environment(kind: str, mail_port: int = 2525) -> dict[str, str]:
         "GUEST_LOOKUP_LIMIT_ORDER": "1000000 per minute",
         "LOGIN_LIMIT_PER_IP": "1000000 per minute",
         "LOGIN_LIMIT_PER_EMAIL": "1000000 per minute",
+        # One API client sends every ingestion batch (~1,000 a run, near the default 1,200 per minute).
+        "API_LIMIT_PER_CLIENT": "1000000 per minute",
         # The worker's periodic thread must not start its own dispatches during a measurement.
         "MESSAGE_DISPATCH_INTERVAL_SECONDS": "3600",
         "PREDICTION_REFRESH_MINUTES": "100000",
