@@ -288,6 +288,27 @@ def test_label_looks_the_same_under_weasyprints_own_html_stylesheet(
     assert word_boxes(render_label(label_values)) == with_label_sheet
 
 
+def test_a_right_to_left_item_reads_in_its_own_direction_after_its_quantity(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The items are one block of left-to-right lines; each item is isolated and takes its direction from its
+    # first strong character, as dir=auto would: "12 שמלות" prints with the number at its right end, after
+    # the Hebrew word, and the quantity stays first.
+    def item_line() -> dict[str, float]:
+        """The left edge of each word on the item's line (pdftotext gives the Hebrew word in visual order)."""
+        words = word_boxes(render_label(values(items=(("12 שמלות", 3),))))
+        line = next(y_min for _x, y_min, _x2, _y2, text in words if text == "×")
+        found = {text: float(x_min) for x_min, y_min, _x2, _y2, text in words if y_min == line}
+        return {"word" if text == "תולמש" else text: x for text, x in found.items()}
+
+    isolated = item_line()
+    assert isolated["3"] < isolated["×"] < isolated["word"] < isolated["12"]
+    monkeypatch.setattr(label, "_FIRST_STRONG_ISOLATE", "")
+    monkeypatch.setattr(label, "_POP_ISOLATE", "")
+    plain = item_line()  # without the isolation the number runs on from the quantity, left of the word
+    assert plain["12"] < plain["word"]
+
+
 def test_many_short_items_show_as_many_as_fit(app: Flask) -> None:
     text = pdf_text(render_label(values(items=tuple((f"Item number {n}", 1) for n in range(1, 10)))))
 
